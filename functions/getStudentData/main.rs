@@ -1,0 +1,22 @@
+//! `getStudentData`: GET /students, one page of the table.
+
+use std::convert::Infallible;
+
+use lambda_http::{run, service_fn, Error, Request};
+use students::api::Responder;
+use students::aws::load_sdk_config;
+use students::config::{CommonConfig, ProcessEnv};
+use students::handlers::ListStudents;
+use students::store::DynamoStore;
+use students::telemetry;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = CommonConfig::from_source(&ProcessEnv).unwrap_or_else(|e| telemetry::fatal(&e));
+    let sdk = load_sdk_config(config.timeouts).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
+    // Built once; lives as long as the process, like the Lambda execution environment.
+    let app: &'static _ = Box::leak(Box::new(ListStudents::new(store, Responder::new(config.allowed_origin))));
+    run(service_fn(move |request: Request| async move { Ok::<_, Infallible>(app.handle(request).await) })).await
+}

@@ -1,0 +1,337 @@
+//! Writing the whole table to S3 as one JSON array, streamed: pages flow from a parallel scan
+//! into a part buffer that is uploaded whenever it reaches the part size, so peak memory is
+//! a few pages plus one part, whatever the size of the table.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::aws::{classify, Failure};
+use crate::domain::PageCursor;
+use crate::store::{Segment, StoreError, StudentStore};
+
+/// S3's smallest part (except the last) is 5 MiB; 8 MiB halves the number of requests.
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parallel scan segments. Each holds at most one 1 MB page in flight.
+pub const DEFAULT_SEGMENTS: i32 = 4;
+pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(3600);
+/// Marks the manifest format, so a restore can refuse what it does not understand.
+pub const MANIFEST_FORMAT: &str = "student-backup/1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("reading the table failed")]
+    Read(#[from] StoreError),
+    #[error("S3 {operation} failed")]
+    Write {
+        operation: &'static str,
+        failure: Failure,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl BackupError {
+    pub fn failure(&self) -> Failure {
+        match self {
+            Self::Read(StoreError::Aws { failure, .. }) | Self::Write { failure, .. } => *failure,
+            Self::Read(StoreError::AlreadyExists(_)) => Failure::Fault,
+        }
+    }
+}
+
+fn write_error<E, R>(operation: &'static str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> BackupError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    BackupError::Write { operation, failure: classify(&err), source: Box::new(err) }
+}
+
+/// What a restore needs to find and check a backup; stored beside it as `<name>.manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format: String,
+    pub bucket: String,
+    pub key: String,
+    pub table: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub created_at: String,
+}
+
+/// The manifest's key for a backup's key.
+pub fn manifest_key(backup_key: &str) -> String {
+    format!("{}.manifest.json", backup_key.trim_end_matches(".json"))
+}
+
+/// `backups/backup-YYYYMMDD-HHMMSS-<suffix>.json`: sortable by time, and unique even for two
+/// backups in the same second.
+pub fn backup_key(now: OffsetDateTime) -> String {
+    let stamp = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(format_description!("[year][month][day]-[hour][minute][second]"))
+        .expect("a UTC time formats");
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    format!("backups/backup-{stamp}-{suffix}.json")
+}
+
+/// Writes backups of one table to one bucket.
+#[derive(Debug, Clone)]
+pub struct BackupWriter {
+    s3: Client,
+    bucket: String,
+    table: String,
+    part_size: usize,
+    segments: i32,
+}
+
+impl BackupWriter {
+    pub fn new(s3: Client, bucket: impl Into<String>, table: impl Into<String>) -> Self {
+        Self { s3, bucket: bucket.into(), table: table.into(), part_size: DEFAULT_PART_SIZE, segments: DEFAULT_SEGMENTS }
+    }
+
+    /// Smaller parts for tests; S3 refuses parts under 5 MiB except the last.
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(MIN_PART_SIZE);
+        self
+    }
+
+    pub fn with_segments(mut self, segments: i32) -> Self {
+        self.segments = segments.max(1);
+        self
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Streams every student into a new backup object and records its manifest. On any
+    /// failure nothing is left behind: the multipart upload is aborted (or the completed
+    /// object deleted when the manifest cannot be written).
+    pub async fn write(&self, store: &impl StudentStore, now: OffsetDateTime) -> Result<Manifest, BackupError> {
+        let key = backup_key(now);
+        let upload = self
+            .s3
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .send()
+            .await
+            .map_err(|e| write_error("CreateMultipartUpload", e))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+
+        let written = match self.upload_parts(store, &key, &upload_id).await {
+            Ok(written) => written,
+            Err(e) => {
+                self.abort(&key, &upload_id).await;
+                return Err(e);
+            }
+        };
+        let (parts, count, bytes, sha256) = written;
+        let completed = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&key)
+            .upload_id(&upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await;
+        if let Err(e) = completed {
+            self.abort(&key, &upload_id).await;
+            return Err(write_error("CompleteMultipartUpload", e));
+        }
+
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            bucket: self.bucket.clone(),
+            key: key.clone(),
+            table: self.table.clone(),
+            count,
+            bytes,
+            sha256,
+            created_at: now.format(&Rfc3339).expect("RFC 3339 formats any UTC time"),
+        };
+        let put = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(manifest_key(&key))
+            .content_type("application/json")
+            .body(ByteStream::from(serde_json::to_vec_pretty(&manifest).expect("plain data")))
+            .send()
+            .await;
+        if let Err(e) = put {
+            // A backup without its manifest cannot be checked; do not leave it looking valid.
+            if let Err(delete) = self.s3.delete_object().bucket(&self.bucket).key(&key).send().await {
+                tracing::error!(key, error = ?delete, "could not delete a backup whose manifest failed");
+            }
+            return Err(write_error("PutObject (manifest)", e));
+        }
+        Ok(manifest)
+    }
+
+    async fn upload_parts(
+        &self,
+        store: &impl StudentStore,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Vec<CompletedPart>, u64, u64, String), BackupError> {
+        let mut part = PartWriter::new(self, key, upload_id);
+        part.push(b"[");
+        let mut count: u64 = 0;
+        let mut pages = std::pin::pin!(scan_all(store, self.segments));
+        while let Some(page) = pages.next().await {
+            for student in page? {
+                part.push(if count == 0 { b"\n" } else { b",\n" });
+                serde_json::to_writer(&mut part.buffer, &student).expect("a student serializes");
+                count += 1;
+                if part.buffer.len() >= self.part_size {
+                    part.flush().await?;
+                }
+            }
+        }
+        part.push(if count == 0 { b"]\n" } else { b"\n]\n" });
+        part.flush().await?;
+        Ok((part.completed, count, part.bytes, hex(&part.hasher.finalize())))
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let result = self.s3.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await;
+        if let Err(e) = result {
+            tracing::error!(key, error = ?e, "could not abort a failed backup upload");
+        }
+    }
+
+    /// A time-limited GET link for a backup.
+    pub async fn download_link(&self, key: &str) -> Result<String, BackupError> {
+        let presigning = PresigningConfig::expires_in(DOWNLOAD_LINK_LIFETIME).expect("one hour is a valid lifetime");
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(|e| write_error("presign GetObject", e))?;
+        Ok(request.uri().to_owned())
+    }
+}
+
+/// The part being filled, and everything uploaded so far.
+struct PartWriter<'a> {
+    writer: &'a BackupWriter,
+    key: &'a str,
+    upload_id: &'a str,
+    buffer: Vec<u8>,
+    hasher: Sha256,
+    bytes: u64,
+    completed: Vec<CompletedPart>,
+}
+
+impl<'a> PartWriter<'a> {
+    fn new(writer: &'a BackupWriter, key: &'a str, upload_id: &'a str) -> Self {
+        Self {
+            writer,
+            key,
+            upload_id,
+            buffer: Vec::with_capacity(writer.part_size + 64 * 1024),
+            hasher: Sha256::new(),
+            bytes: 0,
+            completed: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    async fn flush(&mut self) -> Result<(), BackupError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let number = i32::try_from(self.completed.len() + 1).expect("S3 allows 10,000 parts");
+        self.hasher.update(&self.buffer);
+        self.bytes += self.buffer.len() as u64;
+        let body = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.writer.part_size + 64 * 1024));
+        let output = self
+            .writer
+            .s3
+            .upload_part()
+            .bucket(&self.writer.bucket)
+            .key(self.key)
+            .upload_id(self.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| write_error("UploadPart", e))?;
+        self.completed.push(CompletedPart::builder().part_number(number).set_e_tag(output.e_tag).build());
+        Ok(())
+    }
+}
+
+/// Every page of every segment, as they arrive. Dropping the stream stops the scan.
+fn scan_all<S: StudentStore>(
+    store: &S,
+    segments: i32,
+) -> impl futures::Stream<Item = Result<Vec<crate::domain::Student>, StoreError>> + '_ {
+    enum State {
+        Start,
+        After(PageCursor),
+        Done,
+    }
+    let per_segment = (0..segments).map(move |index| {
+        let segment = Segment { index, total: segments };
+        stream::unfold(State::Start, move |state| async move {
+            let after = match state {
+                State::Start => None,
+                State::After(cursor) => Some(cursor),
+                State::Done => return None,
+            };
+            match store.page(after.as_ref(), None, Some(segment)).await {
+                Ok(page) => {
+                    let next = page.next.map_or(State::Done, State::After);
+                    Some((Ok(page.students), next))
+                }
+                Err(e) => Some((Err(e), State::Done)),
+            }
+        })
+        .boxed()
+    });
+    stream::select_all(per_segment)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn keys_are_timestamped_unique_and_have_a_manifest_beside_them() {
+        let now = datetime!(2025-07-06 09:08:07 UTC);
+        let (a, b) = (backup_key(now), backup_key(now));
+        assert!(a.starts_with("backups/backup-20250706-090807-") && a.ends_with(".json"), "{a}");
+        assert_eq!(a.len(), "backups/backup-20250706-090807-12345678.json".len());
+        assert_ne!(a, b);
+        assert_eq!(manifest_key("backups/backup-x.json"), "backups/backup-x.manifest.json");
+    }
+}

@@ -1,0 +1,194 @@
+//! Configuration, read once from the environment at start-up into typed values. A missing or
+//! malformed required value stops the function at init with a message naming the variable.
+
+use std::time::Duration;
+
+use crate::domain::Email;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where values come from: the process environment in Lambda, a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<const N: usize> Source for [(&str, &str); N] {
+    fn get(&self, name: &str) -> Option<String> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+}
+
+pub const DEFAULT_TABLE: &str = "studentData";
+pub const DEFAULT_BUCKET: &str = "student-backup-20250706";
+
+fn or_default(source: &impl Source, name: &str, default: &str) -> String {
+    source.get(name).unwrap_or_else(|| default.to_owned())
+}
+
+fn email(source: &impl Source, name: &'static str) -> Result<Email, ConfigError> {
+    let raw = source.get(name).ok_or(ConfigError::Missing(name))?;
+    Email::parse(&raw).map_err(|reason| ConfigError::Invalid { name, reason })
+}
+
+fn millis(source: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match source.get(name) {
+        None => Ok(Duration::from_millis(default)),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .ok_or(ConfigError::Invalid { name, reason: format!("{raw:?} is not a positive number of milliseconds") }),
+    }
+}
+
+/// How long an AWS call may take. An attempt that hangs is cut off and retried; the whole
+/// operation (attempts and back-off together) is bounded, so a client gets a 5xx, not a hang.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            connect: millis(source, "AWS_CONNECT_TIMEOUT_MS", 2_000)?,
+            attempt: millis(source, "AWS_ATTEMPT_TIMEOUT_MS", 5_000)?,
+            operation: millis(source, "AWS_OPERATION_TIMEOUT_MS", 12_000)?,
+        })
+    }
+}
+
+/// The origin allowed to read responses (`Access-Control-Allow-Origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedOrigin(String);
+
+impl AllowedOrigin {
+    pub fn any() -> Self {
+        Self("*".into())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw == "*" {
+            return Ok(Self::any());
+        }
+        let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not an origin: {e}"))?;
+        let origin = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https") || origin != raw.trim_end_matches('/') {
+            return Err(format!("{raw:?} is not an origin (scheme://host[:port], no path)"));
+        }
+        Ok(Self(origin))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.0 == "*"
+    }
+}
+
+/// What every function needs.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub table_name: String,
+    pub allowed_origin: AllowedOrigin,
+    pub timeouts: Timeouts,
+}
+
+impl CommonConfig {
+    pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        let origin = or_default(source, "ALLOWED_ORIGIN", "*");
+        Ok(Self {
+            table_name: or_default(source, "TABLE_NAME", DEFAULT_TABLE),
+            allowed_origin: AllowedOrigin::parse(&origin)
+                .map_err(|reason| ConfigError::Invalid { name: "ALLOWED_ORIGIN", reason })?,
+            timeouts: Timeouts::from_source(source)?,
+        })
+    }
+}
+
+/// `insertStudentData`: the sender of confirmation emails.
+#[derive(Debug, Clone)]
+pub struct InsertConfig {
+    pub common: CommonConfig,
+    pub sender: Email,
+}
+
+impl InsertConfig {
+    pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self { common: CommonConfig::from_source(source)?, sender: email(source, "SENDER_EMAIL")? })
+    }
+}
+
+/// `BackupDynamoDBAndSendEmail`: the bucket and who is told about each backup.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub common: CommonConfig,
+    pub bucket: String,
+    pub sender: Email,
+    pub recipient: Email,
+}
+
+impl BackupConfig {
+    pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonConfig::from_source(source)?,
+            bucket: or_default(source, "S3_BUCKET_NAME", DEFAULT_BUCKET),
+            sender: email(source, "SENDER_EMAIL")?,
+            recipient: email(source, "RECIPIENT_EMAIL")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_optional_values_are_absent() {
+        let c = BackupConfig::from_source(&[("SENDER_EMAIL", "s@example.com"), ("RECIPIENT_EMAIL", "r@example.com")]).unwrap();
+        assert_eq!(c.common.table_name, "studentData");
+        assert_eq!(c.bucket, "student-backup-20250706");
+        assert!(c.common.allowed_origin.is_any());
+        assert_eq!(c.common.timeouts.attempt, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_missing_required_value_is_named() {
+        let err = BackupConfig::from_source(&[("SENDER_EMAIL", "s@example.com")]).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable RECIPIENT_EMAIL is required but not set");
+        let err = InsertConfig::from_source(&[("TABLE_NAME", "t")]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("SENDER_EMAIL"));
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let err = InsertConfig::from_source(&[("SENDER_EMAIL", "nope")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "SENDER_EMAIL", .. }));
+        let err = CommonConfig::from_source(&[("ALLOWED_ORIGIN", "https://example.com/page")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "ALLOWED_ORIGIN", .. }));
+        let err = CommonConfig::from_source(&[("AWS_ATTEMPT_TIMEOUT_MS", "0")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "AWS_ATTEMPT_TIMEOUT_MS", .. }));
+        let ok = CommonConfig::from_source(&[("ALLOWED_ORIGIN", "http://127.0.0.1:8080")]).unwrap();
+        assert_eq!(ok.allowed_origin.as_str(), "http://127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,195 @@
+//! Email through SES v2: a narrow port, its adapter, and the messages (askama templates, so
+//! every value in the HTML part is escaped).
+
+use std::future::Future;
+
+use askama::Template;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::Client;
+
+use crate::aws::{classify, Failure};
+use crate::domain::{Email, Student};
+
+/// An email with a text and an HTML part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// SES refused the message, typically because the sender (or, in the SES sandbox, the
+    /// recipient) is not a verified identity.
+    #[error("the email service refused the message; is the sender address verified?")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the email service is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the email could not be sent")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub trait Mailer: Send + Sync {
+    fn send(&self, mail: Mail) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+/// SES v2 `SendEmail` from one sender.
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    from: Email,
+}
+
+impl SesMailer {
+    pub fn new(client: Client, from: Email) -> Self {
+        Self { client, from }
+    }
+}
+
+fn utf8(data: String) -> Content {
+    Content::builder().data(data).charset("UTF-8").build().expect("data is set")
+}
+
+impl Mailer for SesMailer {
+    async fn send(&self, mail: Mail) -> Result<(), MailError> {
+        let message = Message::builder()
+            .subject(utf8(mail.subject))
+            .body(Body::builder().text(utf8(mail.text)).html(utf8(mail.html)).build())
+            .build();
+        let result = self
+            .client
+            .send_email()
+            .from_email_address(self.from.as_str())
+            .destination(Destination::builder().to_addresses(mail.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let rejected = e.as_service_error().is_some_and(|s| {
+                    s.is_message_rejected() || s.is_mail_from_domain_not_verified_exception() || s.is_account_suspended_exception() || s.is_sending_paused_exception() || s.is_bad_request_exception()
+                });
+                let failure = classify(&e);
+                let source = Box::new(e);
+                Err(match (rejected, failure) {
+                    (true, _) => MailError::Rejected(source),
+                    (false, Failure::Unavailable) => MailError::Unavailable(source),
+                    (false, Failure::Fault) => MailError::Failed(source),
+                })
+            }
+        }
+    }
+}
+
+/// Keeps every mail instead of sending it; for handler tests.
+#[derive(Debug, Default)]
+pub struct RecordingMailer {
+    pub sent: std::sync::Mutex<Vec<Mail>>,
+    pub fail: bool,
+}
+
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: Mail) -> Result<(), MailError> {
+        if self.fail {
+            return Err(MailError::Rejected("refused by RecordingMailer".into()));
+        }
+        self.sent.lock().unwrap().push(mail);
+        Ok(())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirmation.html")]
+struct ConfirmationHtml<'a> {
+    student: &'a Student,
+}
+
+#[derive(Template)]
+#[template(path = "confirmation.txt", escape = "none")]
+struct ConfirmationText<'a> {
+    student: &'a Student,
+}
+
+/// The confirmation a new student receives.
+pub fn confirmation(student: &Student) -> Mail {
+    Mail {
+        to: student.email.clone(),
+        subject: format!("Your student record {}", student.studentid),
+        text: ConfirmationText { student }.render().expect("template renders"),
+        html: ConfirmationHtml { student }.render().expect("template renders"),
+    }
+}
+
+/// What the backup notice tells its recipient.
+#[derive(Debug, Clone, Template)]
+#[template(path = "backup_notice.html")]
+pub struct BackupNotice {
+    pub bucket: String,
+    pub key: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub download_url: String,
+    pub expires_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "backup_notice.txt", escape = "none")]
+struct BackupNoticeText<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    count: u64,
+    bytes: u64,
+    sha256: &'a str,
+    download_url: &'a str,
+    expires_at: &'a str,
+}
+
+pub fn backup_notice(to: &Email, n: &BackupNotice) -> Mail {
+    let text = BackupNoticeText {
+        bucket: &n.bucket,
+        key: &n.key,
+        count: n.count,
+        bytes: n.bytes,
+        sha256: &n.sha256,
+        download_url: &n.download_url,
+        expires_at: &n.expires_at,
+    };
+    Mail {
+        to: to.to_string(),
+        subject: format!("Student backup: {} students", n.count),
+        text: text.render().expect("template renders"),
+        html: n.render().expect("template renders"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_html_part_escapes_every_value_and_the_text_part_keeps_them() {
+        let student = Student {
+            studentid: "SV001".into(),
+            name: "<script>alert(1)</script> & \"Co\"".into(),
+            class: "<b>12A</b>".into(),
+            birthdate: "2008-05-17".into(),
+            email: "a@example.com".into(),
+        };
+        let mail = confirmation(&student);
+        assert_eq!(mail.to, "a@example.com");
+        assert!(!mail.html.contains("<script>"), "{}", mail.html);
+        assert!(!mail.html.contains("<b>12A"), "{}", mail.html);
+        assert!(mail.html.contains("&#60;script&#62;") || mail.html.contains("&lt;script&gt;"), "{}", mail.html);
+        assert!(mail.text.contains("<script>alert(1)</script> & \"Co\""));
+    }
+}
+
+impl<T: Mailer> Mailer for &T {
+    fn send(&self, mail: Mail) -> impl Future<Output = Result<(), MailError>> + Send {
+        (**self).send(mail)
+    }
+}

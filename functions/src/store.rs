@@ -1,0 +1,212 @@
+//! The student table: a narrow port and its DynamoDB adapter.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use crate::aws::{classify, Failure};
+use crate::domain::{NewStudent, PageCursor, Student};
+
+const KEY: &str = "studentid";
+
+/// One page of a scan, and where the next one starts (if anything may remain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub students: Vec<Student>,
+    pub next: Option<PageCursor>,
+}
+
+/// One of `total` disjoint parts of a parallel scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub index: i32,
+    pub total: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("student {0} already exists")]
+    AlreadyExists(String),
+    #[error("DynamoDB {operation} failed")]
+    Aws {
+        operation: &'static str,
+        failure: Failure,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// What the functions need from the table.
+pub trait StudentStore: Send + Sync {
+    /// Stores a student unless one with the same id exists — atomically, so concurrent
+    /// inserts of one id yield exactly one success.
+    fn insert(&self, student: &NewStudent) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads up to `limit` students (or one 1 MB page when `None`) after `after`.
+    fn page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: Option<u16>,
+        segment: Option<Segment>,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+}
+
+/// The DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+fn aws_error<E, R>(operation: &'static str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StoreError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let failure = classify(&err);
+    StoreError::Aws { operation, failure, source: Box::new(err) }
+}
+
+impl StudentStore for DynamoStore {
+    async fn insert(&self, student: &NewStudent) -> Result<(), StoreError> {
+        let s = student.to_student();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(s)))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists(student.id.to_string()))
+            }
+            Err(e) => Err(aws_error("PutItem", e)),
+        }
+    }
+
+    async fn page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: Option<u16>,
+        segment: Option<Segment>,
+    ) -> Result<Page, StoreError> {
+        let start = after.map(|c| HashMap::from([(KEY.to_owned(), AttributeValue::S(c.last_key().to_owned()))]));
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .set_limit(limit.map(i32::from))
+            .set_exclusive_start_key(start)
+            .set_segment(segment.map(|s| s.index))
+            .set_total_segments(segment.map(|s| s.total))
+            .send()
+            .await
+            .map_err(|e| aws_error("Scan", e))?;
+        let next = output
+            .last_evaluated_key()
+            .and_then(|k| k.get(KEY))
+            .and_then(|v| v.as_s().ok())
+            .map(|k| PageCursor::after(k.as_str()));
+        let students = output.items.unwrap_or_default().into_iter().map(from_item).collect();
+        Ok(Page { students, next })
+    }
+}
+
+fn to_item(s: Student) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (KEY.to_owned(), AttributeValue::S(s.studentid)),
+        ("name".to_owned(), AttributeValue::S(s.name)),
+        ("class".to_owned(), AttributeValue::S(s.class)),
+        ("birthdate".to_owned(), AttributeValue::S(s.birthdate)),
+        ("email".to_owned(), AttributeValue::S(s.email)),
+    ])
+}
+
+/// Items written by other tools may lack an attribute or store it as a number; they are
+/// shown as well as they can be rather than failing the whole page.
+fn from_item(mut item: HashMap<String, AttributeValue>) -> Student {
+    let mut take = |name: &str| match item.remove(name) {
+        Some(AttributeValue::S(s)) | Some(AttributeValue::N(s)) => s,
+        Some(other) => {
+            tracing::warn!(attribute = name, kind = ?other, "student attribute is not a string");
+            String::new()
+        }
+        None => String::new(),
+    };
+    Student {
+        studentid: take(KEY),
+        name: take("name"),
+        class: take("class"),
+        birthdate: take("birthdate"),
+        email: take("email"),
+    }
+}
+
+/// An in-memory table with the same semantics, for handler tests and local experiments.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    students: std::sync::Mutex<std::collections::BTreeMap<String, Student>>,
+}
+
+impl MemoryStore {
+    pub fn with(students: impl IntoIterator<Item = Student>) -> Self {
+        let map = students.into_iter().map(|s| (s.studentid.clone(), s)).collect();
+        Self { students: std::sync::Mutex::new(map) }
+    }
+
+    pub fn all(&self) -> Vec<Student> {
+        self.students.lock().unwrap().values().cloned().collect()
+    }
+}
+
+impl StudentStore for MemoryStore {
+    async fn insert(&self, student: &NewStudent) -> Result<(), StoreError> {
+        let mut map = self.students.lock().unwrap();
+        let id = student.id.to_string();
+        if map.contains_key(&id) {
+            return Err(StoreError::AlreadyExists(id));
+        }
+        map.insert(id, student.to_student());
+        Ok(())
+    }
+
+    async fn page(&self, after: Option<&PageCursor>, limit: Option<u16>, segment: Option<Segment>) -> Result<Page, StoreError> {
+        let map = self.students.lock().unwrap();
+        let limit = usize::from(limit.unwrap_or(u16::MAX));
+        let in_segment = |id: &str| segment.is_none_or(|s| (id.len() as i32) % s.total == s.index);
+        let range = match after {
+            Some(c) => map.range::<str, _>((std::ops::Bound::Excluded(c.last_key()), std::ops::Bound::Unbounded)),
+            None => map.range::<str, _>(..),
+        };
+        let students: Vec<Student> = range.filter(|(k, _)| in_segment(k)).take(limit).map(|(_, s)| s.clone()).collect();
+        let next = (students.len() == limit).then(|| PageCursor::after(students[limit - 1].studentid.clone()));
+        Ok(Page { students, next })
+    }
+}
+
+/// A shared store is a store: handlers own their ports, tests keep a reference to look inside.
+impl<T: StudentStore> StudentStore for &T {
+    fn insert(&self, student: &NewStudent) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).insert(student)
+    }
+
+    fn page(&self, after: Option<&PageCursor>, limit: Option<u16>, segment: Option<Segment>) -> impl Future<Output = Result<Page, StoreError>> + Send {
+        (**self).page(after, limit, segment)
+    }
+}

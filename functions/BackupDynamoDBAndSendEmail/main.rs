@@ -1,6 +1,6 @@
 //! `BackupDynamoDBAndSendEmail`: POST /backup, or the daily EventBridge schedule.
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use students::api::Responder;
 use students::aws::load_sdk_config;

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::{Error, Request, run, service_fn};
 use students::api::Responder;
 use students::aws::load_sdk_config;
 use students::config::{CommonConfig, ProcessEnv};

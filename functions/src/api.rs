@@ -1,8 +1,8 @@
 //! The HTTP face of the functions: the one place where errors become status codes and JSON,
 //! and where every response gets its `Content-Type` and CORS headers.
 
-use http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, VARY};
 use http::StatusCode;
+use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, HeaderValue, VARY};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -135,10 +135,16 @@ mod tests {
 
     #[test]
     fn field_errors_are_listed() {
-        let e = ApiError::Body(RequestBodyError::Invalid(vec![FieldError { field: "email".into(), message: "bad".into() }]));
+        let e = ApiError::Body(RequestBodyError::Invalid(vec![FieldError {
+            field: "email".into(),
+            message: "bad".into(),
+        }]));
         let r = Responder::new(AllowedOrigin::any()).error(&e);
         assert_eq!(r.status(), 400);
-        assert_eq!(body_json(&r), json!({"message": "invalid student: check email", "errors": [{"field": "email", "message": "bad"}]}));
+        assert_eq!(
+            body_json(&r),
+            json!({"message": "invalid student: check email", "errors": [{"field": "email", "message": "bad"}]})
+        );
         let r = Responder::new(AllowedOrigin::any()).error(&ApiError::Body(RequestBodyError::TooLarge));
         assert_eq!(r.status(), 413);
     }

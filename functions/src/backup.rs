@@ -4,18 +4,18 @@
 
 use std::time::Duration;
 
+use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use aws_sdk_s3::Client;
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
-use time::OffsetDateTime;
 
-use crate::aws::{classify, Failure};
+use crate::aws::{Failure, classify};
 use crate::domain::PageCursor;
 use crate::store::{Segment, StoreError, StudentStore};
 
@@ -50,7 +50,10 @@ impl BackupError {
     }
 }
 
-fn write_error<E, R>(operation: &'static str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> BackupError
+fn write_error<E, R>(
+    operation: &'static str,
+    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> BackupError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -100,7 +103,13 @@ pub struct BackupWriter {
 
 impl BackupWriter {
     pub fn new(s3: Client, bucket: impl Into<String>, table: impl Into<String>) -> Self {
-        Self { s3, bucket: bucket.into(), table: table.into(), part_size: DEFAULT_PART_SIZE, segments: DEFAULT_SEGMENTS }
+        Self {
+            s3,
+            bucket: bucket.into(),
+            table: table.into(),
+            part_size: DEFAULT_PART_SIZE,
+            segments: DEFAULT_SEGMENTS,
+        }
     }
 
     /// Smaller parts for tests; S3 refuses parts under 5 MiB except the last.
@@ -152,7 +161,10 @@ impl BackupWriter {
             .send()
             .await;
         if let Err(e) = completed {
+            // A Complete that timed out or answered garbage may still have completed: abort
+            // the upload and delete the key, so neither a pending upload nor an object is left.
             self.abort(&key, &upload_id).await;
+            self.delete(&key).await;
             return Err(write_error("CompleteMultipartUpload", e));
         }
 
@@ -177,9 +189,7 @@ impl BackupWriter {
             .await;
         if let Err(e) = put {
             // A backup without its manifest cannot be checked; do not leave it looking valid.
-            if let Err(delete) = self.s3.delete_object().bucket(&self.bucket).key(&key).send().await {
-                tracing::error!(key, error = ?delete, "could not delete a backup whose manifest failed");
-            }
+            self.delete(&key).await;
             return Err(write_error("PutObject (manifest)", e));
         }
         Ok(manifest)
@@ -214,6 +224,12 @@ impl BackupWriter {
         let result = self.s3.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await;
         if let Err(e) = result {
             tracing::error!(key, error = ?e, "could not abort a failed backup upload");
+        }
+    }
+
+    async fn delete(&self, key: &str) {
+        if let Err(e) = self.s3.delete_object().bucket(&self.bucket).key(key).send().await {
+            tracing::error!(key, error = ?e, "could not delete the object of a failed backup");
         }
     }
 

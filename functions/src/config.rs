@@ -48,12 +48,12 @@ fn email(source: &impl Source, name: &'static str) -> Result<Email, ConfigError>
 fn millis(source: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     match source.get(name) {
         None => Ok(Duration::from_millis(default)),
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
-            .ok_or(ConfigError::Invalid { name, reason: format!("{raw:?} is not a positive number of milliseconds") }),
+        Some(raw) => {
+            raw.parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis).ok_or(ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a positive number of milliseconds"),
+            })
+        }
     }
 }
 
@@ -165,7 +165,8 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_optional_values_are_absent() {
-        let c = BackupConfig::from_source(&[("SENDER_EMAIL", "s@example.com"), ("RECIPIENT_EMAIL", "r@example.com")]).unwrap();
+        let c = BackupConfig::from_source(&[("SENDER_EMAIL", "s@example.com"), ("RECIPIENT_EMAIL", "r@example.com")])
+            .unwrap();
         assert_eq!(c.common.table_name, "studentData");
         assert_eq!(c.bucket, "student-backup-20250706");
         assert!(c.common.allowed_origin.is_any());

@@ -1,12 +1,12 @@
 //! The three functions as plain async methods over the ports, so they run the same in
 //! Lambda, under `cargo lambda watch`, and in tests.
 
-use http::header::{HeaderValue, CONTENT_TYPE, LINK};
+use http::header::{CONTENT_TYPE, HeaderValue, LINK};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::api::{ApiError, Responder};
 use crate::aws::Failure;
@@ -32,11 +32,7 @@ fn store_error(operation: &str, e: StoreError) -> ApiError {
 }
 
 fn require_method(request: &Request, method: Method) -> Result<(), ApiError> {
-    if request.method() == method {
-        Ok(())
-    } else {
-        Err(ApiError::MethodNotAllowed(request.method().to_string()))
-    }
+    if request.method() == method { Ok(()) } else { Err(ApiError::MethodNotAllowed(request.method().to_string())) }
 }
 
 /// `GET /students` — `getStudentData`.
@@ -68,7 +64,8 @@ impl<S: StudentStore> ListStudents<S> {
         let query = request.query_string_parameters();
         let limit = PageLimit::parse(query.first("limit"))?;
         let cursor = query.first("cursor").map(PageCursor::decode).transpose()?;
-        let page = self.store.page(cursor.as_ref(), Some(limit.get()), None).await.map_err(|e| store_error("Scan", e))?;
+        let page =
+            self.store.page(cursor.as_ref(), Some(limit.get()), None).await.map_err(|e| store_error("Scan", e))?;
         Ok((page.students, page.next.map(|c| (limit, c))))
     }
 }

@@ -4,10 +4,10 @@
 use std::future::Future;
 
 use askama::Template;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::aws::{classify, Failure};
+use crate::aws::{Failure, classify};
 use crate::domain::{Email, Student};
 
 /// An email with a text and an HTML part.
@@ -70,7 +70,11 @@ impl Mailer for SesMailer {
             Ok(_) => Ok(()),
             Err(e) => {
                 let rejected = e.as_service_error().is_some_and(|s| {
-                    s.is_message_rejected() || s.is_mail_from_domain_not_verified_exception() || s.is_account_suspended_exception() || s.is_sending_paused_exception() || s.is_bad_request_exception()
+                    s.is_message_rejected()
+                        || s.is_mail_from_domain_not_verified_exception()
+                        || s.is_account_suspended_exception()
+                        || s.is_sending_paused_exception()
+                        || s.is_bad_request_exception()
                 });
                 let failure = classify(&e);
                 let source = Box::new(e);
@@ -98,6 +102,12 @@ impl Mailer for RecordingMailer {
         }
         self.sent.lock().unwrap().push(mail);
         Ok(())
+    }
+}
+
+impl<T: Mailer> Mailer for &T {
+    fn send(&self, mail: Mail) -> impl Future<Output = Result<(), MailError>> + Send {
+        (**self).send(mail)
     }
 }
 
@@ -185,11 +195,5 @@ mod tests {
         assert!(!mail.html.contains("<b>12A"), "{}", mail.html);
         assert!(mail.html.contains("&#60;script&#62;") || mail.html.contains("&lt;script&gt;"), "{}", mail.html);
         assert!(mail.text.contains("<script>alert(1)</script> & \"Co\""));
-    }
-}
-
-impl<T: Mailer> Mailer for &T {
-    fn send(&self, mail: Mail) -> impl Future<Output = Result<(), MailError>> + Send {
-        (**self).send(mail)
     }
 }

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::aws::{classify, Failure};
+use crate::aws::{Failure, classify};
 use crate::domain::{NewStudent, PageCursor, Student};
 
 const KEY: &str = "studentid";
@@ -186,7 +186,12 @@ impl StudentStore for MemoryStore {
         Ok(())
     }
 
-    async fn page(&self, after: Option<&PageCursor>, limit: Option<u16>, segment: Option<Segment>) -> Result<Page, StoreError> {
+    async fn page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: Option<u16>,
+        segment: Option<Segment>,
+    ) -> Result<Page, StoreError> {
         let map = self.students.lock().unwrap();
         let limit = usize::from(limit.unwrap_or(u16::MAX));
         let in_segment = |id: &str| segment.is_none_or(|s| (id.len() as i32) % s.total == s.index);
@@ -206,7 +211,12 @@ impl<T: StudentStore> StudentStore for &T {
         (**self).insert(student)
     }
 
-    fn page(&self, after: Option<&PageCursor>, limit: Option<u16>, segment: Option<Segment>) -> impl Future<Output = Result<Page, StoreError>> + Send {
+    fn page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: Option<u16>,
+        segment: Option<Segment>,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
         (**self).page(after, limit, segment)
     }
 }

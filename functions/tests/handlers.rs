@@ -1,8 +1,8 @@
 //! The handlers driven by the API Gateway REST (v1) proxy events kept beside each function,
 //! over the in-memory store and a recording mailer.
 
-use lambda_http::{request::from_str, Body, Request, Response};
-use serde_json::{json, Value};
+use lambda_http::{Body, Request, Response, request::from_str};
+use serde_json::{Value, json};
 use students::api::Responder;
 use students::config::AllowedOrigin;
 use students::domain::Student;
@@ -49,14 +49,17 @@ type Insert = InsertStudent<&'static MemoryStore, &'static RecordingMailer>;
 fn insert(origin: AllowedOrigin, mailer_fails: bool) -> (Insert, &'static MemoryStore, &'static RecordingMailer) {
     // The handler borrows its ports for the whole test; leaking two tiny values keeps it simple.
     let store: &'static MemoryStore = Box::leak(Box::default());
-    let mailer: &'static RecordingMailer = Box::leak(Box::new(RecordingMailer { fail: mailer_fails, ..Default::default() }));
+    let mailer: &'static RecordingMailer =
+        Box::leak(Box::new(RecordingMailer { fail: mailer_fails, ..Default::default() }));
     let app = InsertStudent::new(store, mailer, Responder::new(origin)).with_clock(|| datetime!(2026-11-29 12:00 UTC));
     (app, store, mailer)
 }
 
 #[tokio::test]
 async fn get_returns_a_bare_array_with_cors() {
-    let r = list(MemoryStore::with([student(1), student(2)])).handle(request(&event("getStudentData/events/get-students.json"))).await;
+    let r = list(MemoryStore::with([student(1), student(2)]))
+        .handle(request(&event("getStudentData/events/get-students.json")))
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(r.headers()["access-control-allow-origin"], "*");

@@ -6,6 +6,6 @@ mod student;
 
 pub use page::{CursorError, PageCursor, PageLimit, PageLimitError};
 pub use student::{
-    BirthDate, ClassName, Email, FieldError, NewStudent, RequestBodyError, Student, StudentId,
-    StudentName, MAX_BODY_BYTES,
+    BirthDate, ClassName, Email, FieldError, MAX_BODY_BYTES, NewStudent, RequestBodyError, Student, StudentId,
+    StudentName,
 };

@@ -1,7 +1,7 @@
 //! Addressing one page of the student list: `?limit=N&cursor=...`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 /// How many students one page holds.

@@ -8,7 +8,7 @@ use email_address::{EmailAddress, Options as EmailOptions};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::{macros::format_description, Date};
+use time::{Date, macros::format_description};
 
 /// The largest request body the insert function reads (a student is well under 2 KiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -156,10 +156,7 @@ impl Email {
         if raw.chars().count() > MAX_EMAIL_CHARS {
             return Err(format!("must be at most {MAX_EMAIL_CHARS} characters"));
         }
-        let options = EmailOptions::default()
-            .with_required_tld()
-            .without_domain_literal()
-            .without_display_text();
+        let options = EmailOptions::default().with_required_tld().without_domain_literal().without_display_text();
         EmailAddress::parse_with_options(raw, options)
             .map(|_| Self(raw.to_owned()))
             .map_err(|e| format!("must be a valid email address ({e})"))
@@ -222,16 +219,16 @@ impl NewStudent {
             return Err(RequestBodyError::Empty);
         }
         let mut object = parse_object(body)?;
-        if let [(key, Value::String(inner))] = object.as_slice() {
-            if key == "body" {
-                if inner.len() > MAX_BODY_BYTES {
-                    return Err(RequestBodyError::TooLarge);
-                }
-                if inner.trim().is_empty() {
-                    return Err(RequestBodyError::Empty);
-                }
-                object = parse_object(inner.as_bytes())?;
+        if let [(key, Value::String(inner))] = object.as_slice()
+            && key == "body"
+        {
+            if inner.len() > MAX_BODY_BYTES {
+                return Err(RequestBodyError::TooLarge);
             }
+            if inner.trim().is_empty() {
+                return Err(RequestBodyError::Empty);
+            }
+            object = parse_object(inner.as_bytes())?;
         }
         Self::from_fields(object, today)
     }
@@ -245,7 +242,9 @@ impl NewStudent {
                 None => errors.push(FieldError::new(&key, "is not a known field")),
                 Some(i) => match value {
                     Value::String(s) => values[i] = Some(s),
-                    other => errors.push(FieldError::new(FIELDS[i], format!("must be a string, not {}", json_type(&other)))),
+                    other => {
+                        errors.push(FieldError::new(FIELDS[i], format!("must be a string, not {}", json_type(&other))))
+                    }
                 },
             }
         }
@@ -341,12 +340,24 @@ impl<'de> Deserialize<'de> for TopLevel {
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
                 Ok(TopLevel::Other)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> { Ok(TopLevel::Other) }
-            fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> { Ok(TopLevel::Other) }
-            fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> { Ok(TopLevel::Other) }
-            fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> { Ok(TopLevel::Other) }
-            fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> { Ok(TopLevel::Other) }
-            fn visit_unit<E>(self) -> Result<TopLevel, E> { Ok(TopLevel::Other) }
+            fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_unit<E>(self) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
         }
         deserializer.deserialize_any(TopVisitor)
     }
@@ -459,7 +470,8 @@ mod tests {
 
     #[test]
     fn wrong_types_missing_and_unknown_fields_are_reported_together() {
-        let body = json!({"studentid": 7, "name": null, "birthdate": "2008-05-17", "email": "a@example.com", "extra": 1});
+        let body =
+            json!({"studentid": 7, "name": null, "birthdate": "2008-05-17", "email": "a@example.com", "extra": 1});
         let errors = field_errors(body.to_string().as_bytes());
         let pairs: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
         assert_eq!(

@@ -1,0 +1,27 @@
+# Shared by scripts/*: locations, and installers that skip what is already there.
+# Source it; it does not run anything by itself.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+VENV="$LOCAL/venv"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The Python virtual environment with the pinned emulator (scripts/requirements.txt).
+# Reinstalled only when the requirements change.
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha256" want
+  want="$(sha256sum "$ROOT/scripts/requirements.txt" | cut -d' ' -f1)"
+  if [[ -x "$VENV/bin/moto_server" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 is required (3.11 or newer)"
+  say "installing the AWS emulator (moto server) into .local/venv"
+  mkdir -p "$LOCAL"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt" \
+    || die "pip could not install scripts/requirements.txt"
+  echo "$want" > "$stamp"
+}

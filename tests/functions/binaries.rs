@@ -1,0 +1,114 @@
+//! The real function binaries, run as Lambda runs them (through the Runtime API), configured
+//! only by the standard environment.
+
+use harness::events::proxy_event;
+use harness::runtime::{FakeRuntime, Outcome};
+use serde_json::{Value, json};
+
+use crate::stack::{RECIPIENT, SENDER, Stack};
+
+fn env(stack: &Stack, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    let mut env = stack.function_env();
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    env
+}
+
+/// Status, headers (single- and multi-value merged, as API Gateway does) and JSON body.
+fn proxy_body(outcome: Outcome) -> (i64, Value, Value) {
+    let Outcome::Response(response) = outcome else { panic!("function error: {outcome:?}") };
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    let mut headers = response["headers"].as_object().cloned().unwrap_or_default();
+    for (name, values) in response["multiValueHeaders"].as_object().into_iter().flatten() {
+        headers.entry(name.clone()).or_insert_with(|| values[0].clone());
+    }
+    (response["statusCode"].as_i64().unwrap(), Value::Object(headers), body)
+}
+
+#[tokio::test]
+async fn insert_then_list_through_the_real_binaries() {
+    let stack = Stack::start(true).await;
+    let runtime = FakeRuntime::start().await;
+    let origin = [("ALLOWED_ORIGIN", "http://127.0.0.1:5173"), ("SENDER_EMAIL", SENDER)];
+    let _insert = runtime.spawn_function("insertStudentData", &env(&stack, &origin));
+    let body = json!({"studentid": "BIN-1", "name": "Binary", "class": "1A", "birthdate": "2010-01-01", "email": "bin@example.com"});
+    let (status, headers, answer) =
+        proxy_body(runtime.invoke(proxy_event("POST", "/students", &[], Some(&body.to_string()))).await);
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["emailSent"], true);
+    assert_eq!(headers["access-control-allow-origin"], "http://127.0.0.1:5173");
+    assert_eq!(headers["vary"], "Origin");
+    drop(_insert);
+
+    let runtime = FakeRuntime::start().await;
+    let _list = runtime.spawn_function("getStudentData", &env(&stack, &[]));
+    let (status, headers, answer) = proxy_body(runtime.invoke(proxy_event("GET", "/students", &[], None)).await);
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(answer[0]["studentid"], "BIN-1");
+}
+
+#[tokio::test]
+async fn the_backup_binary_answers_http_and_schedules() {
+    let stack = Stack::start(true).await;
+    stack.seed(&[crate::stack::student(1)]).await;
+    let runtime = FakeRuntime::start().await;
+    let _backup = runtime.spawn_function(
+        "BackupDynamoDBAndSendEmail",
+        &env(&stack, &[("SENDER_EMAIL", SENDER), ("RECIPIENT_EMAIL", RECIPIENT)]),
+    );
+    let (status, _, report) = proxy_body(runtime.invoke(proxy_event("POST", "/backup", &[], None)).await);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["count"], 1);
+
+    let schedule: Value =
+        serde_json::from_str(include_str!("../../functions/BackupDynamoDBAndSendEmail/events/backup-scheduled.json"))
+            .unwrap();
+    let Outcome::Response(report) = runtime.invoke(schedule).await else { panic!("scheduled backup failed") };
+    assert_eq!(report["count"], 1);
+    assert_eq!(report["emailSent"], true);
+
+    let Outcome::Error(error) = runtime.invoke(json!({"hello": "world"})).await else {
+        panic!("an unknown event succeeded")
+    };
+    assert_eq!(error["errorType"], "UnrecognisedEvent");
+}
+
+#[tokio::test]
+async fn a_missing_required_setting_stops_the_function_at_init_naming_it() {
+    let runtime = FakeRuntime::start().await;
+    for (bin, missing, env) in [
+        ("insertStudentData", "SENDER_EMAIL", vec![]),
+        ("BackupDynamoDBAndSendEmail", "RECIPIENT_EMAIL", vec![("SENDER_EMAIL", "a@example.com".to_string())]),
+    ] {
+        let mut command = runtime.function_command(bin, &env);
+        command.stderr(std::process::Stdio::piped());
+        let output = tokio::time::timeout(std::time::Duration::from_secs(30), command.output())
+            .await
+            .expect("exits at init")
+            .unwrap();
+        assert!(!output.status.success(), "{bin} started without {missing}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("cannot start: environment variable {missing} is required but not set")),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_5xx_within_the_timeouts() {
+    let mut stack = Stack::start(true).await;
+    stack.emulator.stop().await;
+    let runtime = FakeRuntime::start().await;
+    let env = env(
+        &stack,
+        &[("AWS_CONNECT_TIMEOUT_MS", "500"), ("AWS_ATTEMPT_TIMEOUT_MS", "1000"), ("AWS_OPERATION_TIMEOUT_MS", "3000")],
+    );
+    let _list = runtime.spawn_function("getStudentData", &env);
+    let started = std::time::Instant::now();
+    let (status, headers, answer) = proxy_body(runtime.invoke(proxy_event("GET", "/students", &[], None)).await);
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer, json!({"message": "the database is unavailable, try again in a moment"}));
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+}

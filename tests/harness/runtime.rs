@@ -1,0 +1,149 @@
+//! A minimal Lambda Runtime API (the interface a function process polls for events), so the
+//! real function binaries can be run and invoked exactly as Lambda runs them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Value),
+    Error(Value),
+}
+
+type Pending = (Value, oneshot::Sender<Outcome>);
+
+struct Shared {
+    queue: Mutex<mpsc::Receiver<Pending>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+}
+
+/// A Runtime API on a free loopback port.
+pub struct FakeRuntime {
+    pub address: String,
+    submit: mpsc::Sender<Pending>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeRuntime {
+    pub async fn start() -> Self {
+        let (submit, queue) = mpsc::channel(16);
+        let shared = Arc::new(Shared { queue: Mutex::new(queue), waiting: Mutex::new(HashMap::new()) });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { address, submit, server }
+    }
+
+    /// Hands `event` to the function and waits (bounded) for its answer.
+    pub async fn invoke(&self, event: Value) -> Outcome {
+        let (tx, rx) = oneshot::channel();
+        self.submit.send((event, tx)).await.expect("runtime is running");
+        tokio::time::timeout(Duration::from_secs(60), rx)
+            .await
+            .expect("the function answered within 60 s")
+            .expect("the function answered")
+    }
+
+    /// Starts a function binary of this workspace against this runtime.
+    pub fn spawn_function(&self, bin: &str, env: &[(&str, String)]) -> Child {
+        let mut command = self.function_command(bin, env);
+        command.spawn().unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
+    }
+
+    /// The command that runs a function binary against this runtime, with only `env` (and
+    /// what Lambda itself sets) in its environment.
+    pub fn function_command(&self, bin: &str, env: &[(&str, String)]) -> Command {
+        let mut command = Command::new(function_binary(bin));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &self.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", bin)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        command
+    }
+}
+
+impl Drop for FakeRuntime {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The path of a function binary built by cargo for this test run.
+pub fn function_binary(bin: &str) -> PathBuf {
+    // Integration tests live in target/<profile>/deps; the binaries one level up.
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(bin);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p student-functions` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+async fn next(State(shared): State<Arc<Shared>>) -> (HeaderMap, String) {
+    let (event, tx) = shared.queue.lock().await.recv().await.expect("the test is still running");
+    let id = uuid::Uuid::new_v4().to_string();
+    shared.waiting.lock().await.insert(id.clone(), tx);
+    let deadline =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(60);
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    headers.insert("lambda-runtime-deadline-ms", deadline.as_millis().to_string().parse().unwrap());
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:test".parse().unwrap(),
+    );
+    (headers, event.to_string())
+}
+
+async fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
+    match shared.waiting.lock().await.remove(id) {
+        Some(tx) => {
+            let _ = tx.send(outcome);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn respond(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: String) -> StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    finish(&shared, &id, Outcome::Response(value)).await
+}
+
+async fn fail(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: String) -> StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    finish(&shared, &id, Outcome::Error(value)).await
+}

@@ -25,3 +25,21 @@ ensure_venv() {
     || die "pip could not install scripts/requirements.txt"
   echo "$want" > "$stamp"
 }
+
+# cargo-lambda and zig (for the arm64 cross build), pinned, into the same venv.
+ensure_cargo_lambda() {
+  ensure_venv
+  if ! "$VENV/bin/pip" show --quiet cargo-lambda ziglang >/dev/null 2>&1; then
+    say "installing cargo-lambda and zig into .local/venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-lambda.txt" \
+      || die "pip could not install scripts/requirements-lambda.txt"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+# Release arm64 builds get a target directory of their own, beside the debug one, so the two
+# never wait on each other's lock (infra reads LAMBDA_TARGET_DIR).
+lambda_target_dir() {
+  local debug="${CARGO_TARGET_DIR:-$ROOT/target}"
+  echo "$(cd "$(dirname "$debug")" 2>/dev/null && pwd || dirname "$debug")/lambda-target"
+}

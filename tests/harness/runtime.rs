@@ -72,7 +72,7 @@ impl FakeRuntime {
     /// The command that runs a function binary against this runtime, with only `env` (and
     /// what Lambda itself sets) in its environment.
     pub fn function_command(&self, bin: &str, env: &[(&str, String)]) -> Command {
-        let mut command = Command::new(function_binary(bin));
+        let mut command = Command::new(workspace_binary(bin));
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -95,8 +95,8 @@ impl Drop for FakeRuntime {
     }
 }
 
-/// The path of a function binary built by cargo for this test run.
-pub fn function_binary(bin: &str) -> PathBuf {
+/// The path of a binary of this workspace built by cargo for this test run.
+pub fn workspace_binary(bin: &str) -> PathBuf {
     // Integration tests live in target/<profile>/deps; the binaries one level up.
     let mut dir = std::env::current_exe().unwrap();
     dir.pop();

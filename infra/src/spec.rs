@@ -1,0 +1,293 @@
+//! The system, declared once as data: every name, route, limit and permission that `deploy`
+//! creates and `verify` checks lives here and nowhere else.
+
+/// The functions, by their AWS names (the binaries' names).
+pub const GET_FUNCTION: &str = "getStudentData";
+pub const INSERT_FUNCTION: &str = "insertStudentData";
+pub const BACKUP_FUNCTION: &str = "BackupDynamoDBAndSendEmail";
+
+/// The console's "Enable CORS" header list, `X-Api-Key` included.
+pub const CORS_ALLOW_HEADERS: &str = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token";
+/// Response headers a browser script may read (the list's pagination headers).
+pub const CORS_EXPOSE_HEADERS: &str = "X-Next-Cursor,Link";
+
+/// What the deployer may choose; everything else follows from these.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Prepended to every name, so environments and tests can live side by side.
+    pub prefix: String,
+    pub stage: String,
+    pub region: String,
+    pub sender_email: String,
+    pub recipient_email: String,
+    /// `*`, or the web page's origin.
+    pub allowed_origin: String,
+    /// A daily EventBridge backup.
+    pub schedule: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    pub rate_limit: f64,
+    pub burst_limit: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: i32,
+    pub period: &'static str,
+}
+
+/// One function: its binary, its handler's needs and the permissions they take.
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: String,
+    pub binary: &'static str,
+    pub role: String,
+    pub memory_mb: i32,
+    pub timeout_s: i32,
+    pub environment: Vec<(&'static str, String)>,
+    pub permissions: Vec<Permission>,
+}
+
+/// One least-privilege policy statement (templates resolved against the account at deploy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    pub actions: Vec<&'static str>,
+    pub resources: Vec<Resource>,
+}
+
+/// An ARN known only once the account and region are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    Table(String),
+    BucketObjects(String, &'static str),
+    EmailIdentity(String),
+    LogGroup(String),
+    LogStreams(String),
+}
+
+impl Resource {
+    pub fn arn(&self, region: &str, account: &str) -> String {
+        match self {
+            Self::Table(t) => format!("arn:aws:dynamodb:{region}:{account}:table/{t}"),
+            Self::BucketObjects(b, prefix) => format!("arn:aws:s3:::{b}/{prefix}*"),
+            Self::EmailIdentity(e) => format!("arn:aws:ses:{region}:{account}:identity/{e}"),
+            Self::LogGroup(f) => format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{f}"),
+            Self::LogStreams(f) => format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{f}:*"),
+        }
+    }
+}
+
+/// A route of the REST API and the function behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub path: &'static str,
+    pub method: &'static str,
+    pub function: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct System {
+    pub options: Options,
+    pub table: String,
+    pub bucket: String,
+    pub api: String,
+    pub stage: String,
+    pub api_key: String,
+    pub usage_plan: String,
+    pub throttle: Throttle,
+    pub quota: Quota,
+    pub secret: String,
+    pub routes: Vec<Route>,
+    pub functions: Vec<Function>,
+    pub schedule_rule: String,
+    /// `cron(...)`: 02:00 UTC daily.
+    pub schedule_expression: &'static str,
+}
+
+impl System {
+    pub fn new(options: Options) -> Self {
+        let p = options.prefix.clone();
+        let table = format!("{p}studentData");
+        let bucket = format!("{}student-backup-20250706", p.to_ascii_lowercase());
+        let name = |base: &str| format!("{p}{base}");
+        let env = |extra: &[(&'static str, String)]| {
+            let mut env = vec![("TABLE_NAME", table.clone()), ("ALLOWED_ORIGIN", options.allowed_origin.clone())];
+            env.extend_from_slice(extra);
+            env
+        };
+        let logging = |f: &str| Permission {
+            actions: vec!["logs:CreateLogGroup"],
+            resources: vec![Resource::LogGroup(f.to_owned())],
+        };
+        let log_streams = |f: &str| Permission {
+            actions: vec!["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources: vec![Resource::LogStreams(f.to_owned())],
+        };
+        let send_mail = Permission {
+            actions: vec!["ses:SendEmail"],
+            resources: vec![Resource::EmailIdentity(options.sender_email.clone())],
+        };
+        let function = |binary: &'static str, memory_mb, timeout_s, environment, mut permissions: Vec<Permission>| {
+            let fname = name(binary);
+            permissions.push(logging(&fname));
+            permissions.push(log_streams(&fname));
+            Function {
+                role: format!("{fname}-role"),
+                name: fname,
+                binary,
+                memory_mb,
+                timeout_s,
+                environment,
+                permissions,
+            }
+        };
+        let functions = vec![
+            function(
+                GET_FUNCTION,
+                128,
+                10,
+                env(&[]),
+                vec![Permission { actions: vec!["dynamodb:Scan"], resources: vec![Resource::Table(table.clone())] }],
+            ),
+            function(
+                INSERT_FUNCTION,
+                128,
+                10,
+                env(&[("SENDER_EMAIL", options.sender_email.clone())]),
+                vec![
+                    Permission { actions: vec!["dynamodb:PutItem"], resources: vec![Resource::Table(table.clone())] },
+                    send_mail.clone(),
+                ],
+            ),
+            function(
+                BACKUP_FUNCTION,
+                256,
+                300,
+                env(&[
+                    ("S3_BUCKET_NAME", bucket.clone()),
+                    ("SENDER_EMAIL", options.sender_email.clone()),
+                    ("RECIPIENT_EMAIL", options.recipient_email.clone()),
+                ]),
+                vec![
+                    Permission { actions: vec!["dynamodb:Scan"], resources: vec![Resource::Table(table.clone())] },
+                    Permission {
+                        // PutObject covers the multipart calls; GetObject signs the download link.
+                        actions: vec!["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject"],
+                        resources: vec![Resource::BucketObjects(bucket.clone(), "backups/")],
+                    },
+                    send_mail,
+                ],
+            ),
+        ];
+        let route = |path, method, binary: &str| Route { path, method, function: name(binary) };
+        Self {
+            table,
+            bucket,
+            api: name("student"),
+            stage: options.stage.clone(),
+            api_key: name("StudentApiKey"),
+            usage_plan: name("StudentUsagePlan"),
+            throttle: Throttle { rate_limit: 5.0, burst_limit: 10 },
+            quota: Quota { limit: 1000, period: "DAY" },
+            secret: format!("{p}student/api-key"),
+            routes: vec![
+                route("/students", "GET", GET_FUNCTION),
+                route("/students", "POST", INSERT_FUNCTION),
+                route("/backup", "POST", BACKUP_FUNCTION),
+            ],
+            functions,
+            schedule_rule: name("student-daily-backup"),
+            schedule_expression: "cron(0 2 * * ? *)",
+            options,
+        }
+    }
+
+    pub fn function(&self, name: &str) -> &Function {
+        self.functions.iter().find(|f| f.name == name).expect("routes name declared functions")
+    }
+
+    /// The API's resource paths, in creation order.
+    pub fn paths(&self) -> Vec<&'static str> {
+        let mut paths: Vec<&'static str> = self.routes.iter().map(|r| r.path).collect();
+        paths.dedup();
+        paths
+    }
+
+    /// The methods a resource answers (for `Access-Control-Allow-Methods`).
+    pub fn methods_of(&self, path: &str) -> String {
+        let mut methods: Vec<&str> = self.routes.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+        methods.push("OPTIONS");
+        methods.join(",")
+    }
+
+    /// The stage's URL: API Gateway's, or `<gateway>/<stage>` where a local gateway serves
+    /// the API (the emulator has no data plane of its own).
+    pub fn invoke_url(&self, api_id: &str, gateway: Option<&str>) -> String {
+        match gateway {
+            Some(base) => format!("{}/{}", base.trim_end_matches('/'), self.stage),
+            None => format!("https://{api_id}.execute-api.{}.amazonaws.com/{}", self.options.region, self.stage),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(prefix: &str) -> Options {
+        Options {
+            prefix: prefix.into(),
+            stage: "prod".into(),
+            region: "us-east-1".into(),
+            sender_email: "s@example.com".into(),
+            recipient_email: "r@example.com".into(),
+            allowed_origin: "*".into(),
+            schedule: false,
+        }
+    }
+
+    #[test]
+    fn the_default_names_are_the_products() {
+        let s = System::new(options(""));
+        assert_eq!(
+            (s.api.as_str(), s.api_key.as_str(), s.usage_plan.as_str(), s.table.as_str(), s.bucket.as_str()),
+            ("student", "StudentApiKey", "StudentUsagePlan", "studentData", "student-backup-20250706")
+        );
+        assert_eq!(s.throttle, Throttle { rate_limit: 5.0, burst_limit: 10 });
+        assert_eq!(s.quota, Quota { limit: 1000, period: "DAY" });
+        let names: Vec<&str> = s.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, [GET_FUNCTION, INSERT_FUNCTION, BACKUP_FUNCTION]);
+        assert_eq!(s.paths(), ["/students", "/backup"]);
+        assert_eq!(s.methods_of("/students"), "GET,POST,OPTIONS");
+    }
+
+    #[test]
+    fn a_prefix_separates_every_name() {
+        let s = System::new(options("T1-"));
+        assert_eq!(s.api, "T1-student");
+        assert_eq!(s.bucket, "t1-student-backup-20250706");
+        assert!(s.functions.iter().all(|f| f.name.starts_with("T1-") && f.role.starts_with("T1-")));
+        assert!(s.routes.iter().all(|r| r.function.starts_with("T1-")));
+    }
+
+    #[test]
+    fn permissions_name_exact_resources_and_no_wildcard_actions() {
+        let s = System::new(options(""));
+        for f in &s.functions {
+            for p in &f.permissions {
+                assert!(p.actions.iter().all(|a| !a.contains('*')), "{p:?}");
+                for r in &p.resources {
+                    let arn = r.arn("us-east-1", "123456789012");
+                    assert!(!arn.ends_with(":*:*") && arn != "*", "{arn}");
+                }
+            }
+        }
+        let get = s.function(GET_FUNCTION);
+        assert_eq!(
+            get.permissions[0].resources[0].arn("us-east-1", "1"),
+            "arn:aws:dynamodb:us-east-1:1:table/studentData"
+        );
+    }
+}

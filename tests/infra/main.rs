@@ -1,0 +1,5 @@
+//! `infra` against the real emulator: the binary itself, run as a user runs it.
+
+mod cli;
+mod deploy;
+mod keys;

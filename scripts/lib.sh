@@ -43,3 +43,26 @@ lambda_target_dir() {
   local debug="${CARGO_TARGET_DIR:-$ROOT/target}"
   echo "$(cd "$(dirname "$debug")" 2>/dev/null && pwd || dirname "$debug")/lambda-target"
 }
+
+# Is something listening on 127.0.0.1:PORT?
+port_in_use() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+
+# Waits (bounded, in seconds) until URL answers HTTP 2xx.
+wait_http() {
+  python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request
+url, bound = sys.argv[1], float(sys.argv[2])
+end = time.monotonic() + bound
+while time.monotonic() < end:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            if 200 <= r.status < 300:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.2)
+sys.exit(1)
+PY
+}

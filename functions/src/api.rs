@@ -2,7 +2,7 @@
 //! and where every response gets its `Content-Type` and CORS headers.
 
 use http::StatusCode;
-use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, HeaderValue, VARY};
+use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_TYPE, HeaderValue, VARY};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -87,6 +87,8 @@ impl Responder {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let origin = HeaderValue::from_str(self.origin.as_str()).expect("origins are parsed at start-up");
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        // A browser script may read only exposed headers: the list's next page is in these.
+        headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("X-Next-Cursor, Link"));
         if !self.origin.is_any() {
             headers.insert(VARY, HeaderValue::from_static("Origin"));
         }
@@ -122,6 +124,7 @@ mod tests {
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
         assert_eq!(r.headers()["vary"], "Origin");
+        assert_eq!(r.headers()["access-control-expose-headers"], "X-Next-Cursor, Link");
     }
 
     #[test]

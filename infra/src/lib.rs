@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod error;
 pub mod report;
 pub mod spec;
+pub mod state;
 pub mod verify;
 
 #[cfg(test)]

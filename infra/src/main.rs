@@ -8,7 +8,7 @@ use infra::context::{Ctx, sdk_config};
 use infra::deploy::{self, CodeSource};
 use infra::error::{InfraError, Result};
 use infra::spec::{Options, System};
-use infra::{commands, verify};
+use infra::{commands, state, verify};
 
 #[derive(Parser)]
 #[command(version, about = "Deploy and check the student-records system (API key → usage plan → stage included)")]
@@ -35,6 +35,9 @@ struct Cli {
     /// The origin allowed by CORS: `*`, or the web page's origin.
     #[arg(long, env = "ALLOWED_ORIGIN", default_value = "*", global = true)]
     allowed_origin: String,
+    /// The value for a newly created StudentApiKey (20–128 characters; generated when absent).
+    #[arg(long, env = "API_KEY_VALUE", global = true, hide_env_values = true)]
+    api_key_value: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +87,19 @@ enum Command {
         #[arg(long)]
         delete_backups: bool,
     },
+    /// The local stack's data: save the table and bucket to a folder, or load them back.
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// Write COUNT made-up students into the table (for trying the page).
+    Seed { count: usize },
+}
+
+#[derive(Subcommand)]
+enum StateAction {
+    Save { dir: PathBuf },
+    Load { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -150,7 +166,7 @@ async fn run(cli: Cli) -> Result<bool> {
         sender_email: cli.sender_email.clone(),
         recipient_email: cli.recipient_email.clone(),
         allowed_origin: cli.allowed_origin.clone(),
-        schedule: false,
+        api_key_value: cli.api_key_value.clone(),
     });
     let sdk = sdk_config(&cli.region).await;
     let ctx = Ctx::new(system, &sdk, cli.gateway_url.clone()).await?;
@@ -239,6 +255,21 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Destroy { delete_backups } => {
             commands::destroy(&ctx, delete_backups).await?;
+            Ok(true)
+        }
+        Command::State { action: StateAction::Save { dir } } => {
+            let (items, objects) = state::save(&ctx, &dir).await?;
+            eprintln!("saved {items} students and {objects} objects to {}", dir.display());
+            Ok(true)
+        }
+        Command::State { action: StateAction::Load { dir } } => {
+            let (items, objects) = state::load(&ctx, &dir).await?;
+            eprintln!("loaded {items} students and {objects} objects from {}", dir.display());
+            Ok(true)
+        }
+        Command::Seed { count } => {
+            let written = state::write_items(&ctx, state::seed_items(count)).await?;
+            eprintln!("seeded {written} students into {}", ctx.sys.table);
             Ok(true)
         }
     }

@@ -22,8 +22,9 @@ pub struct Options {
     pub recipient_email: String,
     /// `*`, or the web page's origin.
     pub allowed_origin: String,
-    /// A daily EventBridge backup.
-    pub schedule: bool,
+    /// The value for a new API key (AWS generates one when absent). The local stack keeps
+    /// one value across restarts this way; a key's value can never change afterwards.
+    pub api_key_value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,7 +245,7 @@ mod tests {
             sender_email: "s@example.com".into(),
             recipient_email: "r@example.com".into(),
             allowed_origin: "*".into(),
-            schedule: false,
+            api_key_value: None,
         }
     }
 

@@ -65,9 +65,12 @@ pub async fn api_key(ctx: &Ctx, name: &str) -> Result<ApiKey> {
             Ok(find_key(ctx, name).await?.unwrap_or(key))
         }
         None => {
+            // Only the product's own key takes the configured value; other keys get fresh ones.
+            let value = (name == ctx.sys.api_key).then(|| ctx.sys.options.api_key_value.clone()).flatten();
             let created = gw
                 .create_api_key()
                 .name(name)
+                .set_value(value)
                 .enabled(true)
                 .description("Student records client key (managed by infra)")
                 .send()

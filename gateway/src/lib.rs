@@ -1,0 +1,12 @@
+//! A local API Gateway for the REST API as deployed in the emulator's control plane: it
+//! enforces API keys, usage-plan throttling and quotas, answers CORS preflights from MOCK
+//! integrations, and invokes the functions through the Lambda Invoke API (cargo lambda watch)
+//! with the REST proxy event — so a deploy that forgets a link fails locally as in AWS.
+
+pub mod control;
+pub mod limits;
+pub mod model;
+pub mod proxy;
+pub mod responses;
+pub mod server;
+pub mod usage;

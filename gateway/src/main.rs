@@ -1,0 +1,77 @@
+//! `local-gateway`: serves the deployed REST API on 127.0.0.1. See `--help`.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use clap::Parser;
+use local_gateway::control::{self, ApiSelector, ControlPlane};
+use local_gateway::limits::SystemClock;
+use local_gateway::model::Snapshot;
+use local_gateway::server::{self, Config, Gateway};
+
+#[derive(Parser)]
+#[command(version, about = "A local API Gateway (REST) for the API deployed in the AWS emulator")]
+struct Args {
+    /// The port on 127.0.0.1 (the gateway never binds another address).
+    #[arg(long, env = "GATEWAY_PORT", default_value_t = 4010)]
+    port: u16,
+    /// The Lambda Invoke API (cargo lambda watch).
+    #[arg(long, env = "LAMBDA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    lambda_endpoint: String,
+    /// The REST API to serve, by name.
+    #[arg(long, env = "API_NAME", default_value = "student")]
+    api_name: String,
+    /// ... or by id.
+    #[arg(long)]
+    api_id: Option<String>,
+    /// How often the control plane is read (changes show within this plus one read).
+    #[arg(long, default_value_t = 1000)]
+    refresh_ms: u64,
+    /// API Gateway's integration timeout.
+    #[arg(long, env = "INTEGRATION_TIMEOUT_MS", default_value_t = 29_000)]
+    integration_timeout_ms: u64,
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    let args = Args::parse();
+    // The control plane: the emulator, from the standard AWS environment (AWS_ENDPOINT_URL).
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(10))
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+    let selector = match args.api_id {
+        Some(id) => ApiSelector::Id(id),
+        None => ApiSelector::Name(args.api_name.clone()),
+    };
+    let control = ControlPlane::new(aws_sdk_apigateway::Client::new(&sdk), selector);
+    let shared = Arc::new(RwLock::new(Arc::new(Snapshot::default())));
+    tokio::spawn(control::poll(control, shared.clone(), Duration::from_millis(args.refresh_ms)));
+
+    let config = Config {
+        lambda_endpoint: args.lambda_endpoint,
+        integration_timeout: Duration::from_millis(args.integration_timeout_ms),
+        max_in_flight: args.max_in_flight,
+    };
+    let gateway = Gateway::new(shared, SystemClock::default(), config);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    tracing::info!(address = %listener.local_addr()?, api = args.api_name, "local gateway listening");
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    server::serve(gateway.router(), listener, shutdown).await?;
+    Ok(())
+}

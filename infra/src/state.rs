@@ -1,0 +1,234 @@
+//! The local stack's data between runs: the table's items and the bucket's objects, saved to
+//! a folder and loaded into a freshly deployed emulator. (The emulator keeps state in
+//! memory; replaying its request log would re-create API ids and the key value at random.)
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::context::Ctx;
+use crate::error::{InfraError, Result, aws};
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InfraError + '_ {
+    move |e| InfraError::Io(format!("{}: {e}", path.display()))
+}
+
+/// DynamoDB's own JSON form of an attribute value.
+pub fn to_json(v: &AttributeValue) -> Value {
+    let b64 = |b: &[u8]| json!(base64::engine::general_purpose::STANDARD.encode(b));
+    match v {
+        AttributeValue::S(s) => json!({"S": s}),
+        AttributeValue::N(n) => json!({"N": n}),
+        AttributeValue::Bool(b) => json!({"BOOL": b}),
+        AttributeValue::Null(_) => json!({"NULL": true}),
+        AttributeValue::B(b) => json!({"B": b64(b.as_ref())}),
+        AttributeValue::Ss(v) => json!({"SS": v}),
+        AttributeValue::Ns(v) => json!({"NS": v}),
+        AttributeValue::Bs(v) => json!({"BS": v.iter().map(|b| b64(b.as_ref())).collect::<Vec<_>>()}),
+        AttributeValue::L(v) => json!({"L": v.iter().map(to_json).collect::<Vec<_>>()}),
+        AttributeValue::M(m) => json!({"M": m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<Map<_, _>>()}),
+        _ => Value::Null,
+    }
+}
+
+pub fn from_json(v: &Value) -> Option<AttributeValue> {
+    let (kind, inner) = v.as_object()?.iter().next()?;
+    let strings =
+        |v: &Value| v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect::<Vec<_>>());
+    let blob = |v: &Value| {
+        base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok().map(aws_sdk_dynamodb::primitives::Blob::new)
+    };
+    Some(match kind.as_str() {
+        "S" => AttributeValue::S(inner.as_str()?.to_owned()),
+        "N" => AttributeValue::N(inner.as_str()?.to_owned()),
+        "BOOL" => AttributeValue::Bool(inner.as_bool()?),
+        "NULL" => AttributeValue::Null(true),
+        "B" => AttributeValue::B(blob(inner)?),
+        "SS" => AttributeValue::Ss(strings(inner)?),
+        "NS" => AttributeValue::Ns(strings(inner)?),
+        "BS" => AttributeValue::Bs(inner.as_array()?.iter().filter_map(blob).collect()),
+        "L" => AttributeValue::L(inner.as_array()?.iter().filter_map(from_json).collect()),
+        "M" => {
+            AttributeValue::M(inner.as_object()?.iter().filter_map(|(k, v)| Some((k.clone(), from_json(v)?))).collect())
+        }
+        _ => return None,
+    })
+}
+
+/// Writes items 25 at a time (DynamoDB's limit), retrying what was not processed.
+pub async fn write_items(ctx: &Ctx, items: Vec<HashMap<String, AttributeValue>>) -> Result<usize> {
+    let table = &ctx.sys.table;
+    let mut written = 0;
+    for chunk in items.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item.clone())).build().expect("item set"))
+                    .build()
+            })
+            .collect();
+        for attempt in 0..8u32 {
+            let out = ctx
+                .aws
+                .dynamodb
+                .batch_write_item()
+                .request_items(table, requests.clone())
+                .send()
+                .await
+                .map_err(|e| aws("dynamodb:BatchWriteItem", table.clone(), e))?;
+            let left = out.unprocessed_items.and_then(|mut m| m.remove(table)).unwrap_or_default();
+            written += requests.len() - left.len();
+            requests = left;
+            if requests.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+        }
+        if !requests.is_empty() {
+            return Err(InfraError::Conflict(format!("{} items stayed unprocessed after retries", requests.len())));
+        }
+    }
+    Ok(written)
+}
+
+/// Saves the table and the bucket under `dir` (written beside it, then swapped in whole).
+pub async fn save(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
+    let staging = dir.with_extension("saving");
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    tokio::fs::create_dir_all(staging.join("bucket")).await.map_err(io(&staging))?;
+    let mut lines = String::new();
+    let mut items = 0;
+    let pages = ctx.aws.dynamodb.scan().table_name(&ctx.sys.table).into_paginator().items().send();
+    let all = pages.try_collect().await.map_err(|e| aws("dynamodb:Scan", ctx.sys.table.clone(), e))?;
+    for item in all {
+        let object: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+        lines.push_str(&Value::Object(object).to_string());
+        lines.push('\n');
+        items += 1;
+    }
+    let table_file = staging.join("table.jsonl");
+    tokio::fs::write(&table_file, lines).await.map_err(io(&table_file))?;
+    let mut objects = 0;
+    let s3 = &ctx.aws.s3;
+    let mut pages = s3.list_objects_v2().bucket(&ctx.sys.bucket).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws("s3:ListBucket", ctx.sys.bucket.clone(), e))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            if key.split('/').any(|part| part == ".." || part.is_empty()) {
+                continue; // not a path a file can stand for
+            }
+            let got = s3
+                .get_object()
+                .bucket(&ctx.sys.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| aws("s3:GetObject", key, e))?;
+            let bytes = got.body.collect().await.map_err(|e| InfraError::Io(e.to_string()))?.into_bytes();
+            let path = staging.join("bucket").join(key);
+            tokio::fs::create_dir_all(path.parent().expect("under bucket/")).await.map_err(io(&path))?;
+            tokio::fs::write(&path, &bytes).await.map_err(io(&path))?;
+            objects += 1;
+        }
+    }
+    let _ = tokio::fs::remove_dir_all(dir).await;
+    tokio::fs::rename(&staging, dir).await.map_err(io(dir))?;
+    Ok((items, objects))
+}
+
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() { stack.push(path) } else { out.push(path) }
+        }
+    }
+    out
+}
+
+/// Loads what [`save`] wrote. Absent folder: nothing to load.
+pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
+    let table_file = dir.join("table.jsonl");
+    if !table_file.exists() {
+        return Ok((0, 0));
+    }
+    let text = tokio::fs::read_to_string(&table_file).await.map_err(io(&table_file))?;
+    let mut items = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let value: Value = serde_json::from_str(line)
+            .map_err(|e| InfraError::Io(format!("{} line {}: {e}", table_file.display(), n + 1)))?;
+        let item = value.as_object().map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), from_json(v)?))).collect());
+        items
+            .push(item.ok_or_else(|| InfraError::Io(format!("{} line {}: not an item", table_file.display(), n + 1)))?);
+    }
+    let written = write_items(ctx, items).await?;
+    let root = dir.join("bucket");
+    let mut objects = 0;
+    for path in files_under(&root) {
+        let key = path.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
+        let body =
+            ByteStream::from_path(&path).await.map_err(|e| InfraError::Io(format!("{}: {e}", path.display())))?;
+        ctx.aws
+            .s3
+            .put_object()
+            .bucket(&ctx.sys.bucket)
+            .key(&key)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| aws("s3:PutObject", key.clone(), e))?;
+        objects += 1;
+    }
+    Ok((written, objects))
+}
+
+/// `count` made-up students (ids `SEED-00001`...), for trying the page with data.
+pub fn seed_items(count: usize) -> Vec<HashMap<String, AttributeValue>> {
+    const FIRST: [&str; 10] = ["An", "Binh", "Chi", "Dung", "Giang", "Hoa", "Khanh", "Linh", "Minh", "Nam"];
+    const LAST: [&str; 8] = ["Nguyen", "Tran", "Le", "Pham", "Hoang", "Vu", "Dang", "Bui"];
+    (1..=count)
+        .map(|n| {
+            let name = format!("{} {} {}", LAST[n % LAST.len()], FIRST[(n / 3) % FIRST.len()], FIRST[n % FIRST.len()]);
+            let s = |v: String| AttributeValue::S(v);
+            HashMap::from([
+                ("studentid".to_owned(), s(format!("SEED-{n:05}"))),
+                ("name".to_owned(), s(name)),
+                ("class".to_owned(), s(format!("{}A{}", 10 + n % 3, 1 + n % 6))),
+                ("birthdate".to_owned(), s(format!("{}-{:02}-{:02}", 2006 + n % 5, 1 + n % 12, 1 + n % 28))),
+                ("email".to_owned(), s(format!("seed{n}@school.example.com"))),
+            ])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_values_round_trip_through_json() {
+        let item = AttributeValue::M(HashMap::from([
+            ("s".into(), AttributeValue::S("x".into())),
+            ("n".into(), AttributeValue::N("1.5".into())),
+            ("l".into(), AttributeValue::L(vec![AttributeValue::Bool(true), AttributeValue::Null(true)])),
+            ("b".into(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![0, 255]))),
+            ("ss".into(), AttributeValue::Ss(vec!["a".into(), "b".into()])),
+        ]));
+        assert_eq!(from_json(&to_json(&item)), Some(item));
+    }
+
+    #[test]
+    fn seeds_are_valid_students() {
+        let items = seed_items(3);
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0]["studentid"], AttributeValue::S("SEED-00001".into()));
+    }
+}

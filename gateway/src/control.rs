@@ -185,9 +185,10 @@ impl ControlPlane {
                 })
                 .collect::<Vec<_>>(),
             // The emulator stores a patched quota limit as a string ("limit": "3"), which the
-            // SDK refuses to parse; read the same response leniently rather than go blind.
-            Err(aws_smithy_runtime_api::client::result::SdkError::ResponseError(e)) => {
-                let body = e.raw().body().bytes().unwrap_or_default();
+            // SDK refuses to parse; read the same (successful) response leniently rather than
+            // go blind.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().is_success()) => {
+                let body = e.raw_response().and_then(|r| r.body().bytes()).unwrap_or_default();
                 let value: Value = serde_json::from_slice(body).map_err(call("GetUsagePlans (lenient)"))?;
                 value["item"].as_array().or_else(|| value["items"].as_array()).cloned().unwrap_or_default()
             }

@@ -116,10 +116,11 @@ async fn handle<C: Clock + 'static>(
     }
 
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let (parts, body) = request.into_parts();
     if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
+        drain(body).await;
         return error_response(GatewayError::RequestTooLarge, &snapshot, &ids);
     }
-    let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_REQUEST_BYTES).await else {
         return error_response(GatewayError::RequestTooLarge, &snapshot, &ids);
     };
@@ -198,6 +199,20 @@ async fn handle<C: Clock + 'static>(
     };
     ids.stamp(&mut response);
     response
+}
+
+/// Reads and drops a refused body (up to twice the limit), so the client that is still
+/// sending it receives the 413 instead of a broken connection.
+async fn drain(body: Body) {
+    use futures::StreamExt as _;
+    let mut body = body.into_data_stream();
+    let mut read = 0usize;
+    while read <= 2 * MAX_REQUEST_BYTES {
+        match body.next().await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => return,
+        }
+    }
 }
 
 /// Calls the function through the Lambda Invoke API and maps its answer.

@@ -35,6 +35,9 @@ struct Cli {
     /// The origin allowed by CORS: `*`, or the web page's origin.
     #[arg(long, env = "ALLOWED_ORIGIN", default_value = "*", global = true)]
     allowed_origin: String,
+    /// Where `deploy` writes its outputs (default: .local/outputs[-PREFIX].json).
+    #[arg(long, env = "INFRA_OUTPUTS", global = true)]
+    outputs: Option<PathBuf>,
     /// The value for a newly created StudentApiKey (20–128 characters; generated when absent).
     #[arg(long, env = "API_KEY_VALUE", global = true, hide_env_values = true)]
     api_key_value: Option<String>,
@@ -178,7 +181,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 (None, Code::Build) => CodeSource::Build { workspace: workspace_root() },
             };
             let (outputs, key_value) = deploy::deploy(&ctx, &source).await?;
-            let path = outputs_path(&cli.prefix);
+            let path = cli.outputs.clone().unwrap_or_else(|| outputs_path(&cli.prefix));
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| InfraError::Io(format!("{}: {e}", dir.display())))?;
             }

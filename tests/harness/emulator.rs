@@ -20,11 +20,11 @@ fn moto_server_program() -> PathBuf {
     if venv.exists() { venv } else { "moto_server".into() }
 }
 
-/// A running moto server; killed when dropped.
+/// A running moto server; killed when dropped (unless attached to one started elsewhere).
 pub struct Emulator {
     pub endpoint: String,
     pub port: u16,
-    child: Child,
+    child: Option<Child>,
     http: reqwest::Client,
 }
 
@@ -44,7 +44,7 @@ impl Emulator {
             });
         let endpoint = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-        let emulator = Self { endpoint, port, child, http };
+        let emulator = Self { endpoint, port, child: Some(child), http };
         let health = format!("{}/moto-api/", emulator.endpoint);
         wait_until("moto server", Duration::from_secs(30), || {
             let (http, health) = (&emulator.http, &health);
@@ -52,6 +52,13 @@ impl Emulator {
         })
         .await;
         emulator
+    }
+
+    /// An emulator someone else runs (the local stack's), to read its state.
+    pub fn attach(endpoint: &str) -> Self {
+        let port = endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        Self { endpoint: endpoint.to_owned(), port, child: None, http }
     }
 
     /// The SDK configuration a function would build from `AWS_ENDPOINT_URL` and friends.
@@ -124,7 +131,9 @@ impl Emulator {
 
     /// Stops the emulator now (for tests of what happens when AWS is unreachable).
     pub async fn stop(&mut self) {
-        let _ = self.child.kill().await;
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill().await;
+        }
     }
 }
 

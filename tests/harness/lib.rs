@@ -7,6 +7,7 @@
 pub mod emulator;
 pub mod events;
 pub mod runtime;
+pub mod stack;
 
 pub use emulator::{Emulator, SentEmail};
 

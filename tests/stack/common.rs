@@ -1,0 +1,118 @@
+//! Requests and control-plane changes shared by the end-to-end tests.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_apigateway::types::{ApiStage, IntegrationType, QuotaPeriodType, QuotaSettings, ThrottleSettings};
+use harness::stack::LocalStack;
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+pub async fn call(stack: &LocalStack, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Answer {
+    let url = format!("{}{path}", stack.api_url);
+    let mut request = stack.http.request(method.parse().unwrap(), url);
+    if let Some(k) = key {
+        request = request.header("x-api-key", k);
+    }
+    if let Some(b) = body {
+        request = request.header("content-type", "application/json").body(b.to_owned());
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    Answer { status, headers, body }
+}
+
+/// Polls until `check` holds, for at most `bound` (the gateway reads the control plane every
+/// second); returns how long it took.
+pub async fn within<F, Fut>(bound: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn gateway(stack: &LocalStack) -> aws_sdk_apigateway::Client {
+    aws_sdk_apigateway::Client::new(&stack.sdk().await)
+}
+
+/// A second key in a roomy plan of its own, so tests of behaviour are not throttled by the
+/// product plan's 5 requests a second.
+pub async fn roomy_key(stack: &LocalStack) -> String {
+    let gw = gateway(stack).await;
+    let api = stack.outputs()["apiId"].as_str().unwrap().to_owned();
+    let value = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+    let key = gw.create_api_key().name("e2e").value(&value).enabled(true).send().await.unwrap();
+    let plan = gw
+        .create_usage_plan()
+        .name("e2e")
+        .throttle(ThrottleSettings::builder().rate_limit(1000.0).burst_limit(1000).build())
+        .quota(QuotaSettings::builder().limit(1_000_000).period(QuotaPeriodType::Day).build())
+        .api_stages(ApiStage::builder().api_id(&api).stage("prod").build())
+        .send()
+        .await
+        .unwrap();
+    gw.create_usage_plan_key()
+        .usage_plan_id(plan.id().unwrap())
+        .key_id(key.id().unwrap())
+        .key_type("API_KEY")
+        .send()
+        .await
+        .unwrap();
+    within(Duration::from_secs(5), "the new key works", || async {
+        call(stack, "GET", "/students?limit=1", Some(&value), None).await.status == 200
+    })
+    .await;
+    value
+}
+
+/// Adds `GET /<path>` (key required) proxying to a test function, and redeploys `prod`.
+pub async fn add_test_route(stack: &LocalStack, path: &str, function: &str) {
+    let gw = gateway(stack).await;
+    let api = stack.outputs()["apiId"].as_str().unwrap().to_owned();
+    let resources = gw.get_resources().rest_api_id(&api).send().await.unwrap();
+    let root = resources.items().iter().find(|r| r.path() == Some("/")).unwrap().id().unwrap().to_owned();
+    let resource = gw.create_resource().rest_api_id(&api).parent_id(&root).path_part(path).send().await.unwrap();
+    let id = resource.id().unwrap();
+    gw.put_method()
+        .rest_api_id(&api)
+        .resource_id(id)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .api_key_required(true)
+        .send()
+        .await
+        .unwrap();
+    gw.put_integration()
+        .rest_api_id(&api)
+        .resource_id(id)
+        .http_method("GET")
+        .r#type(IntegrationType::AwsProxy)
+        .integration_http_method("POST")
+        .uri(format!(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:{function}/invocations"
+        ))
+        .send()
+        .await
+        .unwrap();
+    gw.create_deployment().rest_api_id(&api).stage_name("prod").send().await.unwrap();
+}

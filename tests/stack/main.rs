@@ -1,0 +1,6 @@
+//! The local stack end to end, over HTTP, as `scripts/dev` runs it: the emulator, `infra
+//! deploy`, `cargo lambda watch`, the local gateway.
+
+mod api;
+mod common;
+mod limits;

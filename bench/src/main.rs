@@ -1,0 +1,81 @@
+//! `student-bench`: measures the local stack side by side with ceilings measured in the same
+//! run (ratios, since these machines are noisy). `scripts/bench` starts the stack and runs it.
+
+mod gateway;
+mod stats;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use aws_config::{BehaviorVersion, Region};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure a running stack (its `stack.env`).
+    Run {
+        #[arg(long)]
+        stack_env: PathBuf,
+        #[arg(long)]
+        outputs: PathBuf,
+        /// Requests per path for the latency percentiles.
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Seconds per load run, and concurrent connections.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// (internal) The bare ceiling server.
+    ServeBare {
+        #[arg(long)]
+        port: u16,
+    },
+}
+
+/// What the benchmarks need of the running stack.
+pub struct Stack {
+    pub api_url: String,
+    pub lambda_endpoint: String,
+    pub api_id: String,
+    pub sdk: aws_config::SdkConfig,
+    pub http: reqwest::Client,
+}
+
+#[tokio::main]
+async fn main() {
+    match Args::parse().command {
+        Command::ServeBare { port } => gateway::serve_bare(port).await,
+        Command::Run { stack_env, outputs, requests, seconds, connections } => {
+            let env: HashMap<String, String> = std::fs::read_to_string(&stack_env)
+                .expect("stack.env")
+                .lines()
+                .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect();
+            let outputs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(outputs).expect("outputs")).unwrap();
+            let sdk = aws_config::defaults(BehaviorVersion::latest())
+                .endpoint_url(&env["AWS_ENDPOINT_URL"])
+                .region(Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_apigateway::config::Credentials::new("testing", "testing", None, None, "bench"))
+                .load()
+                .await;
+            let stack = Stack {
+                api_url: env["API_URL"].clone(),
+                lambda_endpoint: env["LAMBDA_ENDPOINT"].clone(),
+                api_id: outputs["apiId"].as_str().unwrap().to_owned(),
+                sdk,
+                http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
+            };
+            let mut rows = gateway::latency(&stack, requests).await;
+            rows.extend(gateway::rejections(&stack, connections, seconds).await);
+            stats::print(&rows);
+        }
+    }
+}

@@ -66,3 +66,46 @@ while time.monotonic() < end:
 sys.exit(1)
 PY
 }
+
+# Starts scripts/dev in the background on free ports, with its state in STACK_DIR (which the
+# caller sets), and waits (bounded) until it is ready. Extra arguments go to scripts/dev.
+# stop_stack stops it (and is safe to call twice).
+start_stack() {
+  local ports
+  ports=$(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(5)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+  read -r MOTO_PORT MAIL_PORT LAMBDA_PORT GATEWAY_PORT WEB_PORT <<<"$ports"
+  export MOTO_PORT MAIL_PORT LAMBDA_PORT GATEWAY_PORT WEB_PORT STACK_DIR
+  rm -rf "$STACK_DIR"; mkdir -p "$STACK_DIR"
+  setsid "$ROOT/scripts/dev" --fresh "$@" >"$STACK_DIR/dev.log" 2>&1 < /dev/null &
+  STACK_PID=$!
+  for _ in $(seq 1800); do
+    [[ -f "$STACK_DIR/ready" ]] && return 0
+    if ! kill -0 "$STACK_PID" 2>/dev/null; then
+      tail -20 "$STACK_DIR/dev.log" >&2
+      die "the stack did not start (logs in $STACK_DIR/logs)"
+    fi
+    sleep 0.5
+  done
+  die "the stack was not ready within 15 minutes (logs in $STACK_DIR/logs)"
+}
+
+stop_stack() {
+  [[ -n "${STACK_PID:-}" ]] || return 0
+  kill -TERM "$STACK_PID" 2>/dev/null || true
+  wait "$STACK_PID" 2>/dev/null || true
+  STACK_PID=
+}
+
+# Debian's Chromium for the browser tests (playwright cannot download browsers here).
+ensure_chromium() {
+  [[ -x /usr/bin/chromium ]] && return 0
+  [[ $(id -u) == 0 ]] || die "the browser tests need Chromium: sudo apt-get install -y chromium"
+  say "installing Chromium (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+    || die "apt-get could not install chromium"
+}

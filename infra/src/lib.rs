@@ -8,6 +8,7 @@ pub mod context;
 pub mod deploy;
 pub mod error;
 pub mod report;
+pub mod restore;
 pub mod spec;
 pub mod state;
 pub mod verify;
@@ -27,8 +28,10 @@ mod tests {
             .iter()
             .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()))
             .collect();
-        let mut sources = vec![root.join("src/verify.rs"), root.join("src/commands.rs"), root.join("src/context.rs")];
-        sources.extend(std::fs::read_dir(root.join("src/deploy")).unwrap().map(|e| e.unwrap().path()));
+        let mut sources: Vec<std::path::PathBuf> = Vec::new();
+        for dir in ["src", "src/deploy"] {
+            sources.extend(std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "rs")));
+        }
         let mut used = Vec::new();
         for path in sources {
             let text = std::fs::read_to_string(&path).unwrap();

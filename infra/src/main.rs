@@ -8,7 +8,7 @@ use infra::context::{Ctx, sdk_config};
 use infra::deploy::{self, CodeSource};
 use infra::error::{InfraError, Result};
 use infra::spec::{Options, System};
-use infra::{commands, state, verify};
+use infra::{commands, restore, state, verify};
 
 #[derive(Parser)]
 #[command(version, about = "Deploy and check the student-records system (API key → usage plan → stage included)")]
@@ -97,6 +97,20 @@ enum Command {
     },
     /// Write COUNT made-up students into the table (for trying the page).
     Seed { count: usize },
+    /// Put a backup back into the table, after checking it against its manifest (size,
+    /// SHA-256, count); students already in the table are kept unless --overwrite.
+    #[command(group(clap::ArgGroup::new("backup").required(true).args(["key", "latest"])))]
+    Restore {
+        /// The backup object, e.g. backups/backup-20250706-090807-1a2b3c4d.json.
+        #[arg(long)]
+        key: Option<String>,
+        /// The newest backup in the bucket.
+        #[arg(long)]
+        latest: bool,
+        /// Replace students already in the table with the backup's copy.
+        #[arg(long)]
+        overwrite: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -274,6 +288,15 @@ async fn run(cli: Cli) -> Result<bool> {
             let written = state::write_items(&ctx, state::seed_items(count)).await?;
             eprintln!("seeded {written} students into {}", ctx.sys.table);
             Ok(true)
+        }
+        Command::Restore { key, latest: _, overwrite } => {
+            let source = key.map_or(restore::Source::Latest, restore::Source::Key);
+            let outcome = restore::restore(&ctx, source, overwrite).await?;
+            if let Some(problem) = &outcome.problem {
+                eprintln!("first failure: {problem}");
+            }
+            println!("{}", outcome.line());
+            Ok(outcome.failed == 0)
         }
     }
 }

@@ -3,3 +3,4 @@
 mod cli;
 mod deploy;
 mod keys;
+mod restore;

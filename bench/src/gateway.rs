@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_apigateway::types::{ApiStage, QuotaPeriodType, QuotaSettings, ThrottleSettings};
 use harness::events::proxy_event;
 
-use crate::stats::{ms, percentile, Row};
 use crate::Stack;
+use crate::stats::{Row, ms, percentile};
 
 /// A key in a plan roomy enough not to throttle the measurement.
 async fn roomy_key(stack: &Stack) -> String {
@@ -23,7 +23,13 @@ async fn roomy_key(stack: &Stack) -> String {
         .send()
         .await
         .expect("create plan");
-    gw.create_usage_plan_key().usage_plan_id(plan.id().unwrap()).key_id(key.id().unwrap()).key_type("API_KEY").send().await.expect("link");
+    gw.create_usage_plan_key()
+        .usage_plan_id(plan.id().unwrap())
+        .key_id(key.id().unwrap())
+        .key_type("API_KEY")
+        .send()
+        .await
+        .expect("link");
     // The gateway reads the control plane every second; wait (bounded) for the key to work.
     let start = Instant::now();
     loop {

@@ -1,6 +1,7 @@
 //! `student-bench`: measures the local stack side by side with ceilings measured in the same
 //! run (ratios, since these machines are noisy). `scripts/bench` starts the stack and runs it.
 
+mod functions;
 mod gateway;
 mod stats;
 
@@ -32,6 +33,12 @@ enum Command {
         seconds: f64,
         #[arg(long, default_value_t = 32)]
         connections: usize,
+        /// Table sizes for the backup benchmark.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
+        backup_sizes: Vec<usize>,
+        /// Where `cargo lambda build` left the arm64 zips.
+        #[arg(long, env = "LAMBDA_TARGET_DIR")]
+        lambda_target: Option<String>,
     },
     /// (internal) The bare ceiling server.
     ServeBare {
@@ -53,17 +60,20 @@ pub struct Stack {
 async fn main() {
     match Args::parse().command {
         Command::ServeBare { port } => gateway::serve_bare(port).await,
-        Command::Run { stack_env, outputs, requests, seconds, connections } => {
+        Command::Run { stack_env, outputs, requests, seconds, connections, backup_sizes, lambda_target } => {
             let env: HashMap<String, String> = std::fs::read_to_string(&stack_env)
                 .expect("stack.env")
                 .lines()
                 .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
                 .collect();
-            let outputs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(outputs).expect("outputs")).unwrap();
+            let outputs: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(outputs).expect("outputs")).unwrap();
             let sdk = aws_config::defaults(BehaviorVersion::latest())
                 .endpoint_url(&env["AWS_ENDPOINT_URL"])
                 .region(Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_apigateway::config::Credentials::new("testing", "testing", None, None, "bench"))
+                .credentials_provider(aws_sdk_apigateway::config::Credentials::new(
+                    "testing", "testing", None, None, "bench",
+                ))
                 .load()
                 .await;
             let stack = Stack {
@@ -73,8 +83,12 @@ async fn main() {
                 sdk,
                 http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
             };
-            let mut rows = gateway::latency(&stack, requests).await;
+            let mut rows = functions::backup(&backup_sizes).await;
+            rows.extend(functions::requests(requests.min(200)).await);
+            rows.extend(functions::cold_starts(10).await);
+            rows.extend(gateway::latency(&stack, requests).await);
             rows.extend(gateway::rejections(&stack, connections, seconds).await);
+            rows.extend(functions::zip_sizes(lambda_target.as_deref()));
             stats::print(&rows);
         }
     }

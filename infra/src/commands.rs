@@ -354,6 +354,7 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
         None => Change::Gone,
     };
     ctx.report.record(change, "table", &sys.table);
+    crate::deploy::web::destroy(ctx).await?;
     if delete_backups {
         delete_bucket(ctx).await?;
     } else {

@@ -15,6 +15,7 @@ pub struct Clients {
     pub ses: aws_sdk_sesv2::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
 }
 
 impl Clients {
@@ -28,6 +29,7 @@ impl Clients {
             ses: aws_sdk_sesv2::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             sts: aws_sdk_sts::Client::new(sdk),
+            cloudfront: aws_sdk_cloudfront::Client::new(sdk),
         }
     }
 }

@@ -30,7 +30,12 @@ mod tests {
             .collect();
         let mut sources: Vec<std::path::PathBuf> = Vec::new();
         for dir in ["src", "src/deploy"] {
-            sources.extend(std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "rs")));
+            sources.extend(
+                std::fs::read_dir(root.join(dir))
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "rs")),
+            );
         }
         let mut used = Vec::new();
         for path in sources {

@@ -65,6 +65,10 @@ enum Command {
         /// Also print the API key's value.
         #[arg(long)]
         show_key: bool,
+        /// Publish the built web page (e.g. web/dist) to S3 behind CloudFront; the API then
+        /// allows the distribution's origin (CORS).
+        #[arg(long)]
+        web_dir: Option<PathBuf>,
     },
     /// Check the deployed system; exit status 0 only when every check passes.
     Verify {
@@ -186,15 +190,34 @@ async fn run(cli: Cli) -> Result<bool> {
         api_key_value: cli.api_key_value.clone(),
     });
     let sdk = sdk_config(&cli.region).await;
-    let ctx = Ctx::new(system, &sdk, cli.gateway_url.clone()).await?;
+    let mut ctx = Ctx::new(system, &sdk, cli.gateway_url.clone()).await?;
+    // With the page on CloudFront, the API allows the distribution's origin (unless an origin
+    // was given): deploy creates the distribution first; every other command finds it.
+    let publishing = matches!(&cli.command, Command::Deploy { web_dir: Some(_), .. });
+    if cli.allowed_origin == "*" {
+        let origin = if publishing {
+            Some(deploy::web::hosting(&ctx).await?)
+        } else {
+            deploy::web::find_distribution(&ctx).await?.map(|(_, _, domain)| format!("https://{domain}"))
+        };
+        if let Some(origin) = origin {
+            let mut options = ctx.sys.options.clone();
+            options.allowed_origin = origin;
+            ctx.sys = System::new(options);
+        }
+    }
     match cli.command {
-        Command::Deploy { code, code_dir, show_key } => {
+        Command::Deploy { code, code_dir, show_key, web_dir } => {
             let source = match (code_dir, code) {
                 (Some(dir), _) => CodeSource::Dir(dir),
                 (None, Code::Stub) => CodeSource::Stub,
                 (None, Code::Build) => CodeSource::Build { workspace: workspace_root() },
             };
-            let (outputs, key_value) = deploy::deploy(&ctx, &source).await?;
+            let (mut outputs, key_value) = deploy::deploy(&ctx, &source).await?;
+            if let Some(dir) = web_dir {
+                deploy::web::publish(&ctx, &dir, &outputs.invoke_url).await?;
+                outputs.web_url = Some(ctx.sys.options.allowed_origin.clone());
+            }
             let path = cli.outputs.clone().unwrap_or_else(|| outputs_path(&cli.prefix));
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| InfraError::Io(format!("{}: {e}", dir.display())))?;
@@ -205,6 +228,9 @@ async fn run(cli: Cli) -> Result<bool> {
             eprintln!("invoke URL: {}", outputs.invoke_url);
             eprintln!("API key id: {}", outputs.key_id);
             eprintln!("key secret: {}", outputs.secret_arn);
+            if let Some(web) = &outputs.web_url {
+                eprintln!("web page:   {web}");
+            }
             eprintln!("outputs:    {}", path.display());
             if show_key {
                 eprintln!("API key:    {key_value}");

@@ -234,9 +234,25 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
     };
     checks.push(Check::of(stage_name, problem));
 
+    let url = sys.invoke_url(&api, ctx.gateway.as_deref());
+    let web = crate::deploy::web::checks(ctx, &url).await?;
+    for (name, problem) in web.iter().flatten() {
+        checks.push(Check::of(name.clone(), problem.clone()));
+    }
     if smoke {
-        let url = sys.invoke_url(&api, ctx.gateway.as_deref());
         checks.extend(smoke_checks(&url, key.as_ref().and_then(|k| k.value())).await);
+        if web.is_some() && ctx.gateway.is_none() {
+            let page = &sys.options.allowed_origin;
+            let answered = reqwest::Client::new().get(page).send().await.map(|r| r.status().as_u16());
+            checks.push(Check::of(
+                format!("smoke: the web page {page} answers"),
+                match answered {
+                    Ok(200) => None,
+                    Ok(s) => Some(format!("got {s}, expected 200 (a new distribution takes minutes to deploy)")),
+                    Err(e) => Some(format!("no answer: {e}")),
+                },
+            ));
+        }
     }
     Ok(checks)
 }

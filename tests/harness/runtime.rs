@@ -27,6 +27,8 @@ type Pending = (Value, oneshot::Sender<Outcome>);
 struct Shared {
     queue: Mutex<mpsc::Receiver<Pending>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    /// When a function first asked for an event: the end of its cold start.
+    first_poll: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// A Runtime API on a free loopback port.
@@ -34,23 +36,40 @@ pub struct FakeRuntime {
     pub address: String,
     submit: mpsc::Sender<Pending>,
     server: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl FakeRuntime {
     pub async fn start() -> Self {
         let (submit, queue) = mpsc::channel(16);
-        let shared = Arc::new(Shared { queue: Mutex::new(queue), waiting: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(queue),
+            waiting: Mutex::new(HashMap::new()),
+            first_poll: std::sync::Mutex::new(None),
+        });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
-            .with_state(shared);
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { address, submit, server }
+        Self { address, submit, server, shared }
+    }
+
+    /// Waits (bounded) until a function process has asked for its first event; returns when.
+    pub async fn first_poll(&self, bound: Duration) -> std::time::Instant {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(at) = *self.shared.first_poll.lock().unwrap() {
+                return at;
+            }
+            assert!(start.elapsed() < bound, "no function polled within {bound:?}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Hands `event` to the function and waits (bounded) for its answer.
@@ -113,6 +132,7 @@ pub fn workspace_binary(bin: &str) -> PathBuf {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> (HeaderMap, String) {
+    shared.first_poll.lock().unwrap().get_or_insert_with(std::time::Instant::now);
     let (event, tx) = shared.queue.lock().await.recv().await.expect("the test is still running");
     let id = uuid::Uuid::new_v4().to_string();
     shared.waiting.lock().await.insert(id.clone(), tx);

@@ -4,3 +4,4 @@ mod cli;
 mod deploy;
 mod keys;
 mod restore;
+mod web;

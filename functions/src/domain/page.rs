@@ -91,6 +91,10 @@ impl PageCursor {
             return Err(CursorError("truncated"));
         }
         let (sum, key) = rest.split_at(CHECKSUM_LEN);
+        // The checksum is public, so a well-formed cursor may still name a key DynamoDB refuses.
+        if key.len() > MAX_KEY_BYTES {
+            return Err(CursorError("too long"));
+        }
         if sum != checksum(key) {
             return Err(CursorError("checksum does not match"));
         }

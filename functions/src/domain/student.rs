@@ -156,6 +156,11 @@ impl Email {
         if raw.chars().count() > MAX_EMAIL_CHARS {
             return Err(format!("must be at most {MAX_EMAIL_CHARS} characters"));
         }
+        // The address syntax admits any non-ASCII character (RFC 6531); control characters
+        // (C0 and C1) have no place in an address a person types.
+        if raw.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
         let options = EmailOptions::default().with_required_tld().without_domain_literal().without_display_text();
         EmailAddress::parse_with_options(raw, options)
             .map(|_| Self(raw.to_owned()))
@@ -465,6 +470,7 @@ mod tests {
         assert!(rejects("email", json!("not-an-email")).contains("valid email"));
         assert!(rejects("email", json!("a@localhost")).contains("valid email"));
         assert!(rejects("email", json!("A <a@example.com>")).contains("valid email"));
+        assert!(rejects("email", json!("a\u{85}b@example.com")).contains("control"));
         assert!(rejects("email", json!(format!("{}@example.com", "a".repeat(250)))).contains("254"));
     }
 

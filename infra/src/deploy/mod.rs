@@ -4,6 +4,7 @@ pub mod access;
 pub mod api;
 pub mod functions;
 pub mod storage;
+pub mod web;
 
 use std::collections::HashMap;
 
@@ -27,6 +28,9 @@ pub struct Outputs {
     pub region: String,
     pub table: String,
     pub bucket: String,
+    /// The web page on CloudFront, when deployed with `--web-dir`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub web_url: Option<String>,
 }
 
 pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<(Outputs, String)> {
@@ -73,6 +77,7 @@ pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<(Outputs, String)> {
         region: ctx.region.clone(),
         table: sys.table.clone(),
         bucket: sys.bucket.clone(),
+        web_url: None,
     };
     Ok((outputs, key.value().unwrap_or_default().to_owned()))
 }

@@ -118,9 +118,14 @@ async fn wait_active(ctx: &Ctx, name: &str) -> Result<()> {
     Err(InfraError::Conflict(format!("table {name} did not become active within 2 minutes")))
 }
 
-/// All public access blocked, SSE-S3 encryption.
+/// The backup bucket: all public access blocked, SSE-S3 encryption.
 pub async fn bucket(ctx: &Ctx) -> Result<Change> {
-    let name = &ctx.sys.bucket;
+    private_bucket(ctx, &ctx.sys.bucket, "bucket").await
+}
+
+/// A bucket with all public access blocked and SSE-S3 encryption.
+pub async fn private_bucket(ctx: &Ctx, name: &str, kind: &str) -> Result<Change> {
+    let name = &name.to_owned();
     let s3 = &ctx.aws.s3;
     let mut change = Change::Unchanged;
     match s3.head_bucket().bucket(name).send().await {
@@ -192,7 +197,7 @@ pub async fn bucket(ctx: &Ctx) -> Result<Change> {
             .map_err(|e| aws("s3:PutEncryptionConfiguration", name.clone(), e))?;
         change = change.or_updated();
     }
-    Ok(ctx.report.record(change, "bucket", name))
+    Ok(ctx.report.record(change, kind, name))
 }
 
 /// The sender (and the backup recipient, which the SES sandbox also requires) as SES

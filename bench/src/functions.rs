@@ -1,0 +1,253 @@
+//! The functions' own costs, each beside its ceiling: the backup against a bare paginated
+//! scan of the same table (the emulator sets the pace), GET and POST against the one DynamoDB
+//! call they make, cold start against a minimal `lambda_runtime` binary.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use harness::Emulator;
+use harness::events::proxy_event;
+use harness::runtime::{FakeRuntime, Outcome};
+
+use crate::stats::{Row, ms, percentile};
+
+const SENDER: &str = "registrar@school.example.com";
+const RECIPIENT: &str = "admin@school.example.com";
+
+/// An emulator with the table, the bucket and verified addresses.
+async fn world() -> (Emulator, aws_sdk_dynamodb::Client) {
+    let emulator = Emulator::start().await;
+    let db = emulator.create_table("studentData").await;
+    emulator.create_bucket("student-backup-20250706").await;
+    emulator.verify_sender(SENDER).await;
+    emulator.verify_sender(RECIPIENT).await;
+    (emulator, db)
+}
+
+fn function_env(emulator: &Emulator) -> Vec<(&'static str, String)> {
+    let mut env = emulator.function_env();
+    env.extend([
+        ("TABLE_NAME", "studentData".to_owned()),
+        ("S3_BUCKET_NAME", "student-backup-20250706".to_owned()),
+        ("SENDER_EMAIL", SENDER.to_owned()),
+        ("RECIPIENT_EMAIL", RECIPIENT.to_owned()),
+        // The backup of 50,000 students takes longer than the default 12 s operation bound.
+        ("AWS_OPERATION_TIMEOUT_MS", "120000".to_owned()),
+        ("AWS_ATTEMPT_TIMEOUT_MS", "60000".to_owned()),
+    ]);
+    env
+}
+
+/// Writes students `from..to` (25 a batch, 8 batches at once).
+async fn seed(db: &aws_sdk_dynamodb::Client, from: usize, to: usize) {
+    let ids: Vec<usize> = (from..to).collect();
+    let batches: Vec<Vec<usize>> = ids.chunks(25).map(<[usize]>::to_vec).collect();
+    for group in batches.chunks(8) {
+        let writes = group.iter().map(|batch| async move {
+            let mut requests: Vec<WriteRequest> = batch
+                .iter()
+                .map(|n| {
+                    let s = |v: String| AttributeValue::S(v);
+                    let item = HashMap::from([
+                        ("studentid".to_owned(), s(format!("B{n:07}"))),
+                        ("name".to_owned(), s(format!("Benchmark Student Number {n}"))),
+                        ("class".to_owned(), s(format!("1{}A{}", n % 3, n % 7))),
+                        ("birthdate".to_owned(), s(format!("20{:02}-{:02}-{:02}", n % 10, 1 + n % 12, 1 + n % 28))),
+                        ("email".to_owned(), s(format!("student{n}@school.example.com"))),
+                    ]);
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                        .build()
+                })
+                .collect();
+            for _ in 0..10 {
+                let out =
+                    db.batch_write_item().request_items("studentData", requests).send().await.expect("batch write");
+                requests = out.unprocessed_items.and_then(|mut m| m.remove("studentData")).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+            }
+        });
+        futures::future::join_all(writes).await;
+    }
+}
+
+/// A bare paginated scan of the whole table: the ceiling of anything that reads it all.
+async fn bare_scan(db: &aws_sdk_dynamodb::Client) -> (usize, Duration) {
+    let start = Instant::now();
+    let items = db.scan().table_name("studentData").into_paginator().items().send().try_collect().await.expect("scan");
+    (items.len(), start.elapsed())
+}
+
+/// (user + sys CPU, peak RSS in KiB) of a process so far.
+fn usage(pid: u32) -> (Duration, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz = 100; // USER_HZ, fixed at 100 on Linux
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm =
+        status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    (Duration::from_millis(ticks * 1000 / hz), hwm)
+}
+
+pub async fn backup(sizes: &[usize]) -> Vec<Row> {
+    let (emulator, db) = world().await;
+    let mut rows = Vec::new();
+    let mut seeded = 0;
+    let mut first_rss = None;
+    for &size in sizes {
+        seed(&db, seeded, size).await;
+        seeded = size;
+        let (count, scan) = bare_scan(&db).await;
+        assert_eq!(count, size);
+        let runtime = FakeRuntime::start().await;
+        let mut child = runtime.spawn_function("BackupDynamoDBAndSendEmail", &function_env(&emulator));
+        runtime.first_poll(Duration::from_secs(30)).await;
+        let pid = child.id().unwrap();
+        let (cpu_before, _) = usage(pid);
+        let event = serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        let start = Instant::now();
+        let Outcome::Response(report) = runtime.invoke(event).await else { panic!("the backup failed") };
+        let wall = start.elapsed();
+        assert_eq!(report["count"], size as u64);
+        let (cpu_after, rss) = usage(pid);
+        let _ = child.kill().await;
+        let cpu = cpu_after - cpu_before;
+        let base = *first_rss.get_or_insert(rss);
+        rows.push(Row {
+            what: format!("backup {size} students: wall (vs bare scan)"),
+            measured: ms(wall),
+            ceiling: ms(scan),
+            ratio: format!("{:.2}x", wall.as_secs_f64() / scan.as_secs_f64()),
+        });
+        rows.push(Row {
+            what: format!("backup {size} students: function CPU (vs its wall)"),
+            measured: ms(cpu),
+            ceiling: ms(wall),
+            ratio: format!("{:.3}x", cpu.as_secs_f64() / wall.as_secs_f64()),
+        });
+        rows.push(Row {
+            what: format!("backup {size} students: peak RSS (vs at {})", sizes[0]),
+            measured: format!("{:.1} MiB", rss as f64 / 1024.0),
+            ceiling: format!("{:.1} MiB", base as f64 / 1024.0),
+            ratio: format!("{:.2}x", rss as f64 / base as f64),
+        });
+    }
+    rows
+}
+
+pub async fn requests(requests: usize) -> Vec<Row> {
+    let (emulator, db) = world().await;
+    seed(&db, 0, 1000).await;
+    let env = function_env(&emulator);
+    let (get_rt, post_rt) = (FakeRuntime::start().await, FakeRuntime::start().await);
+    let _get = get_rt.spawn_function("getStudentData", &env);
+    let _post = post_rt.spawn_function("insertStudentData", &env);
+    get_rt.first_poll(Duration::from_secs(30)).await;
+    post_rt.first_poll(Duration::from_secs(30)).await;
+    let page = proxy_event("GET", "/students", &[("limit", "100")], None);
+    let (mut get, mut scan, mut post, mut put) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..requests + 10 {
+        let t = Instant::now();
+        let Outcome::Response(r) = get_rt.invoke(page.clone()).await else { panic!("GET failed") };
+        assert_eq!(r["statusCode"], 200);
+        let g = t.elapsed();
+        let t = Instant::now();
+        db.scan().table_name("studentData").limit(100).send().await.unwrap();
+        let s = t.elapsed();
+        let body = serde_json::json!({"studentid": format!("P{i:06}"), "name": "Bench Post", "class": "1A", "birthdate": "2010-01-01", "email": "post@example.com"});
+        let t = Instant::now();
+        let Outcome::Response(r) = post_rt.invoke(proxy_event("POST", "/students", &[], Some(&body.to_string()))).await
+        else {
+            panic!("POST failed")
+        };
+        assert_eq!(r["statusCode"], 201);
+        let p = t.elapsed();
+        let t = Instant::now();
+        db.put_item()
+            .table_name("studentData")
+            .item("studentid", AttributeValue::S(format!("Q{i:06}")))
+            .item("name", AttributeValue::S("Bench Put".into()))
+            .condition_expression("attribute_not_exists(studentid)")
+            .send()
+            .await
+            .unwrap();
+        let q = t.elapsed();
+        if i >= 10 {
+            get.push(g);
+            scan.push(s);
+            post.push(p);
+            put.push(q);
+        }
+    }
+    for v in [&mut get, &mut scan, &mut post, &mut put] {
+        v.sort();
+    }
+    let row = |what: &str, a: &[Duration], b: &[Duration]| {
+        let (x, y) = (percentile(a, 50.0), percentile(b, 50.0));
+        Row {
+            what: what.to_owned(),
+            measured: ms(x),
+            ceiling: ms(y),
+            ratio: format!("{:.2}x", x.as_secs_f64() / y.as_secs_f64()),
+        }
+    };
+    vec![
+        row("GET one page (100) p50 (vs bare Scan limit 100)", &get, &scan),
+        row("POST one student p50, email included (vs bare conditional PutItem)", &post, &put),
+    ]
+}
+
+/// Time from starting the process to its first request for an event.
+async fn cold_start(bin: &str, env: &[(&'static str, String)]) -> Duration {
+    let runtime = FakeRuntime::start().await;
+    let start = Instant::now();
+    let mut child = runtime.spawn_function(bin, env);
+    let polled = runtime.first_poll(Duration::from_secs(30)).await;
+    let _ = child.kill().await;
+    polled - start
+}
+
+pub async fn cold_starts(runs: usize) -> Vec<Row> {
+    let emulator = Emulator::start().await;
+    let env = function_env(&emulator);
+    let mut rows = Vec::new();
+    for bin in ["getStudentData", "insertStudentData", "BackupDynamoDBAndSendEmail"] {
+        let (mut ours, mut echo) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push(cold_start(bin, &env).await);
+            echo.push(cold_start("testEcho", &env).await);
+        }
+        ours.sort();
+        echo.sort();
+        let (a, b) = (percentile(&ours, 50.0), percentile(&echo, 50.0));
+        rows.push(Row {
+            what: format!("cold start {bin} p50 (vs minimal lambda_runtime)"),
+            measured: ms(a),
+            ceiling: ms(b),
+            ratio: format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64()),
+        });
+    }
+    rows
+}
+
+/// The arm64 release zips, when `cargo lambda build` has made them.
+pub fn zip_sizes(lambda_target: Option<&str>) -> Vec<Row> {
+    let Some(dir) = lambda_target else { return Vec::new() };
+    ["getStudentData", "insertStudentData", "BackupDynamoDBAndSendEmail"]
+        .iter()
+        .filter_map(|f| {
+            let size = std::fs::metadata(format!("{dir}/lambda/{f}/bootstrap.zip")).ok()?.len();
+            Some(Row {
+                what: format!("arm64 release zip {f}"),
+                measured: format!("{:.2} MiB", size as f64 / 1048576.0),
+                ceiling: "50.00 MiB".into(),
+                ratio: format!("{:.3}x (Lambda's direct-upload limit)", size as f64 / (50.0 * 1048576.0)),
+            })
+        })
+        .collect()
+}

@@ -81,13 +81,15 @@ impl<C: Clock> Limiter<C> {
     /// Admits one request of `key` under `plan`, or says why not. Only admitted requests —
     /// those past the throttle and within the quota — count as used.
     pub fn admit(&self, plan: &str, key: &str, throttle: Option<Throttle>, quota: Option<Quota>) -> Decision {
+        // The clock is read under the lock: read before it, a request could find the bucket
+        // already updated by a later one, and time would run backwards.
+        let mut state = self.state.lock().expect("not poisoned");
         let now = self.clock.elapsed();
         let today = self.clock.today();
-        let mut state = self.state.lock().expect("not poisoned");
         let id = (plan.to_owned(), key.to_owned());
         if let Some(t) = throttle {
             let bucket = state.buckets.entry(id.clone()).or_insert(Bucket { tokens: t.burst_limit, at: now });
-            let refilled = bucket.tokens + (now - bucket.at).as_secs_f64() * t.rate_limit;
+            let refilled = bucket.tokens + now.saturating_sub(bucket.at).as_secs_f64() * t.rate_limit;
             // A lowered burst limit applies at once.
             bucket.tokens = refilled.min(t.burst_limit);
             bucket.at = now;
@@ -264,6 +266,21 @@ mod tests {
         clock.set_day(date!(2026 - 11 - 30)); // a new week
         assert_eq!(l.admit("plan", "key", Some(PLAN), weekly), Decision::Allowed);
         assert_eq!(period_start(Period::Month, date!(2026 - 11 - 29)), date!(2026 - 11 - 01));
+    }
+
+    #[test]
+    fn concurrent_requests_never_see_time_run_backwards() {
+        let l = std::sync::Arc::new(Limiter::new(SystemClock::default()));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    (0..20_000).filter(|_| l.admit("p", "k", Some(PLAN), None) == Decision::Allowed).count()
+                })
+            })
+            .collect();
+        let allowed: usize = threads.into_iter().map(|t| t.join().expect("no panic")).sum();
+        assert!(allowed >= 10, "{allowed}");
     }
 
     #[test]

@@ -5,3 +5,4 @@ mod api;
 mod common;
 mod limits;
 mod load;
+mod outage;

@@ -23,7 +23,7 @@ pub struct Row {
 pub fn print(rows: &[Row]) {
     let w = |f: fn(&Row) -> &String| rows.iter().map(|r| f(r).len()).max().unwrap_or(0);
     let (a, b, c) = (w(|r| &r.what).max(4), w(|r| &r.measured).max(8), w(|r| &r.ceiling).max(7));
-    println!("{:<a$}  {:>b$}  {:>c$}  {}", "what", "measured", "ceiling", "ratio");
+    println!("{:<a$}  {:>b$}  {:>c$}  ratio", "what", "measured", "ceiling");
     println!("{}", "-".repeat(a + b + c + 12));
     for r in rows {
         println!("{:<a$}  {:>b$}  {:>c$}  {}", r.what, r.measured, r.ceiling, r.ratio);

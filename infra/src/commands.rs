@@ -356,7 +356,7 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
     ctx.report.record(change, "table", &sys.table);
     crate::deploy::web::destroy(ctx).await?;
     if delete_backups {
-        delete_bucket(ctx).await?;
+        crate::deploy::storage::delete_bucket(ctx, &sys.bucket, "bucket").await?;
     } else {
         ctx.report.record(
             Change::Kept,
@@ -364,33 +364,5 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
             format!("{} (backups kept; --delete-backups removes them)", sys.bucket),
         );
     }
-    Ok(())
-}
-
-async fn delete_bucket(ctx: &Ctx) -> Result<()> {
-    let s3 = &ctx.aws.s3;
-    let bucket = &ctx.sys.bucket;
-    if s3.head_bucket().bucket(bucket).send().await.is_err() {
-        ctx.report.record(Change::Gone, "bucket", bucket);
-        return Ok(());
-    }
-    loop {
-        let page =
-            s3.list_objects_v2().bucket(bucket).send().await.map_err(|e| aws("s3:ListBucket", bucket.clone(), e))?;
-        if page.contents().is_empty() {
-            break;
-        }
-        for object in page.contents() {
-            let key = object.key().unwrap_or_default();
-            s3.delete_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| aws("s3:DeleteObject", format!("{bucket}/{key}"), e))?;
-        }
-    }
-    s3.delete_bucket().bucket(bucket).send().await.map_err(|e| aws("s3:DeleteBucket", bucket.clone(), e))?;
-    ctx.report.record(Change::Deleted, "bucket", bucket);
     Ok(())
 }

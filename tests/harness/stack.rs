@@ -117,10 +117,10 @@ impl Drop for LocalStack {
         }
         // Safety net: whatever it started and did not stop.
         for group in std::fs::read_to_string(self.dir.join("pids")).unwrap_or_default().lines() {
-            if let Ok(group) = group.trim().parse::<i32>() {
-                if group > 1 {
-                    signal(-group, libc::SIGKILL);
-                }
+            if let Ok(group) = group.trim().parse::<i32>()
+                && group > 1
+            {
+                signal(-group, libc::SIGKILL);
             }
         }
         let _ = self.child.start_kill();

@@ -12,25 +12,8 @@ use crate::report::Change;
 
 /// Every API key (with values), across pages.
 pub async fn all_keys(ctx: &Ctx) -> Result<Vec<ApiKey>> {
-    let mut keys = Vec::new();
-    let mut position = None;
-    loop {
-        let page = ctx
-            .aws
-            .apigateway
-            .get_api_keys()
-            .include_values(true)
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:GET", "/apikeys", e))?;
-        keys.extend(page.items().iter().cloned());
-        position = page.position().map(str::to_owned);
-        if position.is_none() {
-            return Ok(keys);
-        }
-    }
+    let pages = ctx.aws.apigateway.get_api_keys().include_values(true).limit(500).into_paginator().items().send();
+    pages.try_collect().await.map_err(|e| aws("apigateway:GET", "/apikeys", e))
 }
 
 /// The one key with this name (two are an error a person must resolve).
@@ -88,24 +71,10 @@ pub async fn api_key(ctx: &Ctx, name: &str) -> Result<ApiKey> {
 }
 
 pub async fn find_plan(ctx: &Ctx) -> Result<Option<UsagePlan>> {
-    let mut matching = Vec::new();
-    let mut position = None;
-    loop {
-        let page = ctx
-            .aws
-            .apigateway
-            .get_usage_plans()
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:GET", "/usageplans", e))?;
-        matching.extend(page.items().iter().filter(|p| p.name() == Some(ctx.sys.usage_plan.as_str())).cloned());
-        position = page.position().map(str::to_owned);
-        if position.is_none() {
-            break;
-        }
-    }
+    let pages = ctx.aws.apigateway.get_usage_plans().limit(500).into_paginator().items().send();
+    let plans = pages.try_collect().await.map_err(|e| aws("apigateway:GET", "/usageplans", e))?;
+    let mut matching: Vec<UsagePlan> =
+        plans.into_iter().filter(|p| p.name() == Some(ctx.sys.usage_plan.as_str())).collect();
     match matching.len() {
         0 | 1 => Ok(matching.pop()),
         n => Err(InfraError::Conflict(format!(
@@ -208,25 +177,9 @@ pub async fn usage_plan(ctx: &Ctx, api: &str) -> Result<String> {
 }
 
 pub async fn plan_key_ids(ctx: &Ctx, plan: &str) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let mut position = None;
-    loop {
-        let page = ctx
-            .aws
-            .apigateway
-            .get_usage_plan_keys()
-            .usage_plan_id(plan)
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:GET", format!("/usageplans/{plan}/keys"), e))?;
-        ids.extend(page.items().iter().filter_map(|k| k.id().map(str::to_owned)));
-        position = page.position().map(str::to_owned);
-        if position.is_none() {
-            return Ok(ids);
-        }
-    }
+    let pages = ctx.aws.apigateway.get_usage_plan_keys().usage_plan_id(plan).limit(500).into_paginator().items().send();
+    let keys = pages.try_collect().await.map_err(|e| aws("apigateway:GET", format!("/usageplans/{plan}/keys"), e))?;
+    Ok(keys.into_iter().filter_map(|k| k.id).collect())
 }
 
 /// Adds the key to the plan unless it is there (the emulator would accept a duplicate).

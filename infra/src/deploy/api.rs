@@ -16,29 +16,10 @@ use crate::spec::{CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Route};
 const FINGERPRINT_PREFIX: &str = "infra deploy; methods ";
 
 pub async fn find_api(ctx: &Ctx) -> Result<Option<String>> {
-    let mut ids = Vec::new();
-    let mut position = None;
-    loop {
-        let page = ctx
-            .aws
-            .apigateway
-            .get_rest_apis()
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:GET", "/restapis", e))?;
-        ids.extend(
-            page.items()
-                .iter()
-                .filter(|a| a.name() == Some(ctx.sys.api.as_str()))
-                .filter_map(|a| a.id().map(str::to_owned)),
-        );
-        position = page.position().map(str::to_owned);
-        if position.is_none() {
-            break;
-        }
-    }
+    let pages = ctx.aws.apigateway.get_rest_apis().limit(500).into_paginator().items().send();
+    let apis = pages.try_collect().await.map_err(|e| aws("apigateway:GET", "/restapis", e))?;
+    let mut ids: Vec<String> =
+        apis.into_iter().filter(|a| a.name() == Some(ctx.sys.api.as_str())).filter_map(|a| a.id).collect();
     match ids.len() {
         0 => Ok(None),
         1 => Ok(ids.pop()),
@@ -70,29 +51,10 @@ pub async fn rest_api(ctx: &Ctx) -> Result<String> {
 }
 
 pub async fn resources_by_path(ctx: &Ctx, api: &str) -> Result<HashMap<String, Resource>> {
-    let mut out = HashMap::new();
-    let mut position = None;
-    loop {
-        let page = ctx
-            .aws
-            .apigateway
-            .get_resources()
-            .rest_api_id(api)
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:GET", format!("/restapis/{api}/resources"), e))?;
-        for r in page.items() {
-            if let Some(path) = r.path() {
-                out.insert(path.to_owned(), r.clone());
-            }
-        }
-        position = page.position().map(str::to_owned);
-        if position.is_none() {
-            return Ok(out);
-        }
-    }
+    let pages = ctx.aws.apigateway.get_resources().rest_api_id(api).limit(500).into_paginator().items().send();
+    let resources =
+        pages.try_collect().await.map_err(|e| aws("apigateway:GET", format!("/restapis/{api}/resources"), e))?;
+    Ok(resources.into_iter().filter_map(|r| Some((r.path()?.to_owned(), r))).collect())
 }
 
 /// Creates the missing top-level resources; returns path → resource id.

@@ -240,3 +240,30 @@ impl Change {
         if self == Change::Created { self } else { Change::Updated }
     }
 }
+
+/// Empties and deletes a bucket; `absent` when it is not there.
+pub async fn delete_bucket(ctx: &Ctx, name: &str, kind: &str) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    if s3.head_bucket().bucket(name).send().await.is_err() {
+        ctx.report.record(Change::Gone, kind, name);
+        return Ok(());
+    }
+    loop {
+        let page = s3.list_objects_v2().bucket(name).send().await.map_err(|e| aws("s3:ListBucket", name, e))?;
+        if page.contents().is_empty() {
+            break;
+        }
+        for object in page.contents() {
+            let key = object.key().unwrap_or_default();
+            s3.delete_object()
+                .bucket(name)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| aws("s3:DeleteObject", format!("{name}/{key}"), e))?;
+        }
+    }
+    s3.delete_bucket().bucket(name).send().await.map_err(|e| aws("s3:DeleteBucket", name, e))?;
+    ctx.report.record(Change::Deleted, kind, name);
+    Ok(())
+}

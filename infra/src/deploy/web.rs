@@ -258,31 +258,28 @@ pub async fn publish(ctx: &Ctx, dir: &Path, invoke_url: &str) -> Result<usize> {
     }
     let change = if changed.is_empty() { Change::Unchanged } else { Change::Updated };
     ctx.report.record(change, "web-files", format!("{} ({} changed)", bucket, changed.len()));
-    if !changed.is_empty() {
-        if let Some((id, _, _)) = find_distribution(ctx).await? {
-            if changed.iter().any(|p| p == "/index.html") {
-                changed.push("/".into());
-            }
-            let paths = Paths::builder()
-                .quantity(changed.len() as i32)
-                .set_items(Some(changed.clone()))
-                .build()
-                .expect("complete");
-            let batch = aws_sdk_cloudfront::types::InvalidationBatch::builder()
-                .paths(paths)
-                .caller_reference(format!("infra-{}", time::OffsetDateTime::now_utc().unix_timestamp_nanos()))
-                .build()
-                .expect("complete");
-            ctx.aws
-                .cloudfront
-                .create_invalidation()
-                .distribution_id(&id)
-                .invalidation_batch(batch)
-                .send()
-                .await
-                .map_err(|e| aws("cloudfront:CreateInvalidation", &id, e))?;
-            ctx.report.record(Change::Created, "invalidation", changed.join(" "));
+    if !changed.is_empty()
+        && let Some((id, _, _)) = find_distribution(ctx).await?
+    {
+        if changed.iter().any(|p| p == "/index.html") {
+            changed.push("/".into());
         }
+        let paths =
+            Paths::builder().quantity(changed.len() as i32).set_items(Some(changed.clone())).build().expect("complete");
+        let batch = aws_sdk_cloudfront::types::InvalidationBatch::builder()
+            .paths(paths)
+            .caller_reference(format!("infra-{}", time::OffsetDateTime::now_utc().unix_timestamp_nanos()))
+            .build()
+            .expect("complete");
+        ctx.aws
+            .cloudfront
+            .create_invalidation()
+            .distribution_id(&id)
+            .invalidation_batch(batch)
+            .send()
+            .await
+            .map_err(|e| aws("cloudfront:CreateInvalidation", &id, e))?;
+        ctx.report.record(Change::Created, "invalidation", changed.join(" "));
     }
     Ok(changed.len())
 }
@@ -391,24 +388,7 @@ pub async fn destroy(ctx: &Ctx) -> Result<()> {
             .map_err(|e| aws("cloudfront:DeleteOriginAccessControl", &id, e))?;
         ctx.report.record(Change::Deleted, "origin-access-control", &name);
     }
-    let bucket = bucket_name(ctx);
-    if ctx.aws.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
-        let listed =
-            ctx.aws.s3.list_objects_v2().bucket(&bucket).send().await.map_err(|e| aws("s3:ListBucket", &bucket, e))?;
-        for o in listed.contents() {
-            let key = o.key().unwrap_or_default();
-            ctx.aws
-                .s3
-                .delete_object()
-                .bucket(&bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| aws("s3:DeleteObject", key, e))?;
-        }
-        ctx.aws.s3.delete_bucket().bucket(&bucket).send().await.map_err(|e| aws("s3:DeleteBucket", &bucket, e))?;
-        ctx.report.record(Change::Deleted, "web-bucket", &bucket);
-    }
+    crate::deploy::storage::delete_bucket(ctx, &bucket_name(ctx), "web-bucket").await?;
     Ok(())
 }
 

@@ -325,14 +325,7 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
     }
     for address in identities {
         let ses = &ctx.aws.ses;
-        let exists = found(
-            ses.get_email_identity()
-                .email_identity(&address)
-                .send()
-                .await
-                .map_err(|e| aws("ses:GetEmailIdentity", address.clone(), e)),
-            &["NotFoundException"],
-        )?;
+        let exists = crate::deploy::storage::email_identity(ctx, &address).await?;
         let change = if exists.is_some() {
             ses.delete_email_identity()
                 .email_identity(&address)

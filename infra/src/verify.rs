@@ -109,18 +109,7 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
             checks.push(Check::fail(name, format!("resource {} is missing; {FIX}", route.path)));
             continue;
         };
-        let method = found(
-            ctx.aws
-                .apigateway
-                .get_method()
-                .rest_api_id(&api)
-                .resource_id(resource)
-                .http_method(route.method)
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:GET", format!("{} {}", route.method, route.path), e)),
-            &["NotFoundException"],
-        )?;
+        let method = api::method_if_any(ctx, &api, resource, route.method).await?;
         let problem = match method {
             None => Some(format!("the method is missing; {FIX}")),
             Some(m) if m.api_key_required() != Some(true) => Some(format!(
@@ -140,18 +129,7 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
             checks.push(Check::fail(name, format!("resource {path} is missing; {FIX}")));
             continue;
         };
-        let method = found(
-            ctx.aws
-                .apigateway
-                .get_method()
-                .rest_api_id(&api)
-                .resource_id(resource)
-                .http_method("OPTIONS")
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:GET", format!("OPTIONS {path}"), e)),
-            &["NotFoundException"],
-        )?;
+        let method = api::method_if_any(ctx, &api, resource, "OPTIONS").await?;
         let wanted = api::cors_integration_parameters(ctx, path);
         let problem = match method {
             None => Some(format!("there is no OPTIONS method, so browsers cannot call {path}; {FIX}")),

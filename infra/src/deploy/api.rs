@@ -107,7 +107,8 @@ async fn get_method(ctx: &Ctx, api: &str, resource: &str, method: &str) -> Resul
     ))
 }
 
-async fn method_if_any(ctx: &Ctx, api: &str, resource: &str, method: &str) -> Result<Option<Method>> {
+/// The method, or `None` when the resource has no such method.
+pub async fn method_if_any(ctx: &Ctx, api: &str, resource: &str, method: &str) -> Result<Option<Method>> {
     Ok(found(get_method(ctx, api, resource, method).await, &["NotFoundException"])?.flatten())
 }
 

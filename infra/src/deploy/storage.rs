@@ -206,16 +206,7 @@ pub async fn email_identities(ctx: &Ctx) -> Result<()> {
     let mut addresses = vec![ctx.sys.options.sender_email.clone(), ctx.sys.options.recipient_email.clone()];
     addresses.dedup();
     for address in addresses {
-        let existing = found(
-            ctx.aws
-                .ses
-                .get_email_identity()
-                .email_identity(&address)
-                .send()
-                .await
-                .map_err(|e| aws("ses:GetEmailIdentity", address.clone(), e)),
-            &["NotFoundException"],
-        )?;
+        let existing = email_identity(ctx, &address).await?;
         let change = match existing {
             Some(_) => Change::Unchanged,
             None => {
@@ -232,6 +223,23 @@ pub async fn email_identities(ctx: &Ctx) -> Result<()> {
         ctx.report.record(change, "email-identity", &address);
     }
     Ok(())
+}
+
+/// The SES identity of `address`, or `None` when there is none.
+pub async fn email_identity(
+    ctx: &Ctx,
+    address: &str,
+) -> Result<Option<aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityOutput>> {
+    found(
+        ctx.aws
+            .ses
+            .get_email_identity()
+            .email_identity(address)
+            .send()
+            .await
+            .map_err(|e| aws("ses:GetEmailIdentity", address, e)),
+        &["NotFoundException"],
+    )
 }
 
 impl Change {

@@ -36,6 +36,9 @@ enum Command {
         /// Table sizes for the backup benchmark.
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
         backup_sizes: Vec<usize>,
+        /// Only these parts of the table (all by default).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<Part>,
         /// Where `cargo lambda build` left the arm64 zips.
         #[arg(long, env = "LAMBDA_TARGET_DIR")]
         lambda_target: Option<String>,
@@ -45,6 +48,16 @@ enum Command {
         #[arg(long)]
         port: u16,
     },
+}
+
+/// The parts of the table, in the order they are measured.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Backup,
+    Requests,
+    ColdStart,
+    Gateway,
+    Zips,
 }
 
 /// What the benchmarks need of the running stack.
@@ -60,7 +73,8 @@ pub struct Stack {
 async fn main() {
     match Args::parse().command {
         Command::ServeBare { port } => gateway::serve_bare(port).await,
-        Command::Run { stack_env, outputs, requests, seconds, connections, backup_sizes, lambda_target } => {
+        Command::Run { stack_env, outputs, requests, seconds, connections, backup_sizes, only, lambda_target } => {
+            let wanted = |part: Part| only.is_empty() || only.contains(&part);
             let env: HashMap<String, String> = std::fs::read_to_string(&stack_env)
                 .expect("stack.env")
                 .lines()
@@ -83,12 +97,23 @@ async fn main() {
                 sdk,
                 http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
             };
-            let mut rows = functions::backup(&backup_sizes).await;
-            rows.extend(functions::requests(requests.min(200)).await);
-            rows.extend(functions::cold_starts(10).await);
-            rows.extend(gateway::latency(&stack, requests).await);
-            rows.extend(gateway::rejections(&stack, connections, seconds).await);
-            rows.extend(functions::zip_sizes(lambda_target.as_deref()));
+            let mut rows = Vec::new();
+            if wanted(Part::Backup) {
+                rows.extend(functions::backup(&backup_sizes).await);
+            }
+            if wanted(Part::Requests) {
+                rows.extend(functions::requests(requests.min(200)).await);
+            }
+            if wanted(Part::ColdStart) {
+                rows.extend(functions::cold_starts(10).await);
+            }
+            if wanted(Part::Gateway) {
+                rows.extend(gateway::latency(&stack, requests).await);
+                rows.extend(gateway::rejections(&stack, connections, seconds).await);
+            }
+            if wanted(Part::Zips) {
+                rows.extend(functions::zip_sizes(lambda_target.as_deref()));
+            }
             stats::print(&rows);
         }
     }

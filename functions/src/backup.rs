@@ -1,12 +1,14 @@
 //! Writing the whole table to S3 as one JSON array, streamed: pages flow from a parallel scan
-//! into a part buffer that is uploaded whenever it reaches the part size, so peak memory is
-//! a few pages plus one part, whatever the size of the table.
+//! into a part spooled to a temporary file, uploaded whenever it reaches the part size. Peak
+//! memory is a few bounded scan pages, whatever the size of the table or of a part.
 
-use std::time::Duration;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -22,8 +24,12 @@ use crate::store::{Segment, StoreError, StudentStore};
 /// S3's smallest part (except the last) is 5 MiB; 8 MiB halves the number of requests.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-/// Parallel scan segments. Each holds at most one 1 MB page in flight.
+/// Parallel scan segments. Each holds at most one page in flight.
 pub const DEFAULT_SEGMENTS: i32 = 4;
+/// Items per scan page. DynamoDB caps a page at 1 MB, which is ~7,000 small students and
+/// ~6 MB once decoded; a count bound keeps every page small whatever the table holds, for a
+/// few more requests (reading costs the same: capacity is charged by size, not by page).
+pub const SCAN_PAGE_ITEMS: u16 = 1000;
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 /// Marks the manifest format, so a restore can refuse what it does not understand.
 pub const MANIFEST_FORMAT: &str = "student-backup/1";
@@ -32,6 +38,8 @@ pub const MANIFEST_FORMAT: &str = "student-backup/1";
 pub enum BackupError {
     #[error("reading the table failed")]
     Read(#[from] StoreError),
+    #[error("the temporary part file failed")]
+    Spool(#[source] std::io::Error),
     #[error("S3 {operation} failed")]
     Write {
         operation: &'static str,
@@ -45,7 +53,7 @@ impl BackupError {
     pub fn failure(&self) -> Failure {
         match self {
             Self::Read(StoreError::Aws { failure, .. }) | Self::Write { failure, .. } => *failure,
-            Self::Read(StoreError::AlreadyExists(_)) => Failure::Fault,
+            Self::Read(StoreError::AlreadyExists(_)) | Self::Spool(_) => Failure::Fault,
         }
     }
 }
@@ -99,6 +107,7 @@ pub struct BackupWriter {
     table: String,
     part_size: usize,
     segments: i32,
+    spool_dir: PathBuf,
 }
 
 impl BackupWriter {
@@ -109,6 +118,7 @@ impl BackupWriter {
             table: table.into(),
             part_size: DEFAULT_PART_SIZE,
             segments: DEFAULT_SEGMENTS,
+            spool_dir: std::env::temp_dir(),
         }
     }
 
@@ -120,6 +130,12 @@ impl BackupWriter {
 
     pub fn with_segments(mut self, segments: i32) -> Self {
         self.segments = segments.max(1);
+        self
+    }
+
+    /// Where parts are spooled; the system's temporary directory (Lambda's /tmp) by default.
+    pub fn with_spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = dir.into();
         self
     }
 
@@ -201,22 +217,22 @@ impl BackupWriter {
         key: &str,
         upload_id: &str,
     ) -> Result<(Vec<CompletedPart>, u64, u64, String), BackupError> {
-        let mut part = PartWriter::new(self, key, upload_id);
-        part.push(b"[");
+        let mut part = PartWriter::new(self, key, upload_id)?;
+        part.write_all(b"[").map_err(BackupError::Spool)?;
         let mut count: u64 = 0;
         let mut pages = std::pin::pin!(scan_all(store, self.segments));
         while let Some(page) = pages.next().await {
             for student in page? {
-                part.push(if count == 0 { b"\n" } else { b",\n" });
-                serde_json::to_writer(&mut part.buffer, &student).expect("a student serializes");
+                part.write_all(if count == 0 { b"\n" } else { b",\n" }).map_err(BackupError::Spool)?;
+                serde_json::to_writer(&mut part, &student).map_err(|e| BackupError::Spool(e.into()))?;
                 count += 1;
-                if part.buffer.len() >= self.part_size {
-                    part.flush().await?;
+                if part.part_len >= self.part_size as u64 {
+                    part.upload().await?;
                 }
             }
         }
-        part.push(if count == 0 { b"]\n" } else { b"\n]\n" });
-        part.flush().await?;
+        part.write_all(if count == 0 { b"]\n" } else { b"\n]\n" }).map_err(BackupError::Spool)?;
+        part.upload().await?;
         Ok((part.completed, count, part.bytes, hex(&part.hasher.finalize())))
     }
 
@@ -248,42 +264,57 @@ impl BackupWriter {
     }
 }
 
-/// The part being filled, and everything uploaded so far.
+/// Spool files start with this, so a start-up can recognise the ones a killed process left.
+const SPOOL_PREFIX: &str = ".student-backup-part-";
+/// Lambda's longest timeout. No invocation outlives it, so a spool file untouched for longer
+/// belongs to no running backup.
+const SPOOL_ABANDONED_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// The part being filled, and everything uploaded so far. The part lives in a temporary file
+/// (Lambda's /tmp holds 512 MB; a part needs at most the part size plus one student), so its
+/// size costs no memory. It is deleted when the writer is dropped, on success or failure.
 struct PartWriter<'a> {
     writer: &'a BackupWriter,
     key: &'a str,
     upload_id: &'a str,
-    buffer: Vec<u8>,
+    spool: std::io::BufWriter<tempfile::NamedTempFile>,
+    part_len: u64,
     hasher: Sha256,
     bytes: u64,
     completed: Vec<CompletedPart>,
 }
 
 impl<'a> PartWriter<'a> {
-    fn new(writer: &'a BackupWriter, key: &'a str, upload_id: &'a str) -> Self {
-        Self {
+    fn new(writer: &'a BackupWriter, key: &'a str, upload_id: &'a str) -> Result<Self, BackupError> {
+        remove_abandoned_spools(&writer.spool_dir);
+        let file =
+            tempfile::Builder::new().prefix(SPOOL_PREFIX).tempfile_in(&writer.spool_dir).map_err(BackupError::Spool)?;
+        Ok(Self {
             writer,
             key,
             upload_id,
-            buffer: Vec::with_capacity(writer.part_size + 64 * 1024),
+            spool: std::io::BufWriter::with_capacity(64 * 1024, file),
+            part_len: 0,
             hasher: Sha256::new(),
             bytes: 0,
             completed: Vec::new(),
-        }
+        })
     }
 
-    fn push(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
-    }
-
-    async fn flush(&mut self) -> Result<(), BackupError> {
-        if self.buffer.is_empty() {
+    /// Uploads the part written so far (if any) and starts the next one in the same file.
+    async fn upload(&mut self) -> Result<(), BackupError> {
+        if self.part_len == 0 {
             return Ok(());
         }
         let number = i32::try_from(self.completed.len() + 1).expect("S3 allows 10,000 parts");
-        self.hasher.update(&self.buffer);
-        self.bytes += self.buffer.len() as u64;
-        let body = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.writer.part_size + 64 * 1024));
+        self.spool.flush().map_err(BackupError::Spool)?;
+        // A body read from a path is re-read from the start when the SDK retries an attempt.
+        let body = ByteStream::read_from()
+            .path(self.spool.get_ref().path())
+            .length(Length::Exact(self.part_len))
+            .build()
+            .await
+            .map_err(|e| BackupError::Spool(std::io::Error::other(e)))?;
         let output = self
             .writer
             .s3
@@ -292,12 +323,48 @@ impl<'a> PartWriter<'a> {
             .key(self.key)
             .upload_id(self.upload_id)
             .part_number(number)
-            .body(ByteStream::from(body))
+            .content_length(self.part_len as i64)
+            .body(body)
             .send()
             .await
             .map_err(|e| write_error("UploadPart", e))?;
         self.completed.push(CompletedPart::builder().part_number(number).set_e_tag(output.e_tag).build());
+        self.bytes += self.part_len;
+        self.part_len = 0;
+        self.spool.seek(SeekFrom::Start(0)).map_err(BackupError::Spool)?;
+        self.spool.get_ref().as_file().set_len(0).map_err(BackupError::Spool)?;
         Ok(())
+    }
+}
+
+/// Every byte of the backup passes through here: into the part file and the running digest.
+/// (Writes land in a 64 KiB buffer and then the page cache; they do not wait on a disk.)
+impl Write for PartWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.spool.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.part_len += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.spool.flush()
+    }
+}
+
+/// Removes spool files that a process killed mid-backup (a Lambda timeout) left behind, so
+/// that repeated failures cannot fill /tmp. Best effort: a file that cannot be read is left.
+fn remove_abandoned_spools(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let abandoned = entry.file_name().to_string_lossy().starts_with(SPOOL_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() > SPOOL_ABANDONED_AFTER);
+        if abandoned && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::warn!(file = ?entry.path(), "removed a backup part file abandoned by an earlier process");
+        }
     }
 }
 
@@ -319,7 +386,7 @@ fn scan_all<S: StudentStore>(
                 State::After(cursor) => Some(cursor),
                 State::Done => return None,
             };
-            match store.page(after.as_ref(), None, Some(segment)).await {
+            match store.page(after.as_ref(), Some(SCAN_PAGE_ITEMS), Some(segment)).await {
                 Ok(page) => {
                     let next = page.next.map_or(State::Done, State::After);
                     Some((Ok(page.students), next))

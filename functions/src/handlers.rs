@@ -229,7 +229,7 @@ fn backup_error(e: BackupError) -> ApiError {
     tracing::error!(error = ?e, "backup failed");
     let service = match e {
         BackupError::Read(_) => "the database",
-        BackupError::Write { .. } => "backup storage",
+        BackupError::Write { .. } | BackupError::Spool(_) => "backup storage",
     };
     ApiError::from_failure(e.failure(), service)
 }

@@ -348,8 +348,9 @@ fn backup<'a>(
     store: &'a MemoryStore,
     s3: aws_sdk_s3::Client,
     mailer: &'a RecordingMailer,
+    spool: &std::path::Path,
 ) -> Backup<&'a MemoryStore, &'a RecordingMailer> {
-    let writer = BackupWriter::new(s3, BUCKET, TABLE).with_part_size(5 * 1024 * 1024);
+    let writer = BackupWriter::new(s3, BUCKET, TABLE).with_part_size(5 * 1024 * 1024).with_spool_dir(spool);
     Backup::new(store, writer, mailer, Email::parse("admin@example.com").unwrap(), respond())
 }
 
@@ -359,7 +360,8 @@ async fn a_part_failing_mid_backup_aborts_the_upload_and_sends_nothing() {
     // ~2.1 KB per student: about 11 MB, so three parts.
     let store = big_store(5_200);
     let mailer = RecordingMailer::default();
-    let app = backup(&store, rules.client(), &mailer);
+    let spool = tempfile::tempdir().unwrap();
+    let app = backup(&store, rules.client(), &mailer, spool.path());
 
     let r = app.handle(request("BackupDynamoDBAndSendEmail/events/backup-http.json")).await;
     let body = json_body(&r);
@@ -374,6 +376,7 @@ async fn a_part_failing_mid_backup_aborts_the_upload_and_sends_nothing() {
     assert_eq!(rules.complete.num_calls(), 0, "no object was completed");
     assert_eq!(rules.put.num_calls(), 0, "no manifest was written");
     assert!(mailer.sent.lock().unwrap().is_empty(), "no backup notice for a failed backup");
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0, "the part file outlived the failed backup");
 }
 
 #[tokio::test]
@@ -382,7 +385,8 @@ async fn a_failing_complete_leaves_neither_upload_nor_object() {
     let rules = S3Rules::new(s3_internal_error, true);
     let store = big_store(10);
     let mailer = RecordingMailer::default();
-    let app = backup(&store, rules.client(), &mailer);
+    let spool = tempfile::tempdir().unwrap();
+    let app = backup(&store, rules.client(), &mailer, spool.path());
 
     let result = app.run().await;
     assert!(result.is_err(), "{result:?}");

@@ -55,6 +55,7 @@ async fn three_thousand_students_are_backed_up_checked_and_announced() {
     assert_eq!((manifest.count, manifest.bytes, manifest.sha256.as_str()), (3000, bytes.len() as u64, sha.as_str()));
     assert_eq!(manifest.table, stack.table);
     assert_eq!(keys(&stack).await, [key.to_owned(), manifest_key(key)]);
+    assert_eq!(stack.spool_files(), Vec::<String>::new(), "the part file outlived the backup");
 
     // The presigned link downloads the same bytes.
     let url = report["downloadUrl"].as_str().unwrap();
@@ -117,6 +118,30 @@ async fn a_failed_read_leaves_no_object_no_upload_and_no_email() {
     let uploads = stack.s3.list_multipart_uploads().bucket(&stack.bucket).send().await.unwrap();
     assert!(uploads.uploads().is_empty(), "the multipart upload was not aborted");
     assert!(stack.mail.sent_emails().await.is_empty());
+    assert_eq!(stack.spool_files(), Vec::<String>::new(), "the part file outlived the failed backup");
+}
+
+#[tokio::test]
+async fn part_files_abandoned_by_a_killed_process_are_removed_and_live_ones_kept() {
+    let stack = Stack::start(true).await;
+    stack.seed(&(0..10).map(crate::stack::student).collect::<Vec<_>>()).await;
+    let spool = |name: &str, age_minutes: u64| {
+        let path = stack.spool.path().join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(1024).unwrap();
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age_minutes * 60)).unwrap();
+    };
+    // Left by a process that Lambda killed at its timeout (at most 15 minutes ago)...
+    spool(".student-backup-part-abandoned", 16);
+    // ...and one a backup in another process is writing right now, and someone else's file.
+    spool(".student-backup-part-live", 1);
+    spool("unrelated-file", 60);
+
+    let report = stack.backup(stack.backup_writer()).run().await.unwrap();
+    assert_eq!(report.count, 10);
+    let mut left = stack.spool_files();
+    left.sort();
+    assert_eq!(left, [".student-backup-part-live", "unrelated-file"]);
 }
 
 #[tokio::test]

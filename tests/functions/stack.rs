@@ -25,6 +25,8 @@ pub struct Stack {
     pub bucket: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Where this test's backups spool their parts, to look for leftovers.
+    pub spool: tempfile::TempDir,
     sdk: aws_config::SdkConfig,
     mail_sdk: aws_config::SdkConfig,
 }
@@ -42,7 +44,8 @@ impl Stack {
             mail.verify_sender(RECIPIENT).await;
         }
         let (sdk, mail_sdk) = (emulator.sdk_config().await, mail.sdk_config().await);
-        Self { emulator, mail, table, bucket, dynamodb, s3, sdk, mail_sdk }
+        let spool = tempfile::tempdir().expect("a temporary directory");
+        Self { emulator, mail, table, bucket, dynamodb, s3, spool, sdk, mail_sdk }
     }
 
     pub fn store(&self) -> DynamoStore {
@@ -72,6 +75,13 @@ impl Stack {
 
     pub fn backup_writer(&self) -> BackupWriter {
         BackupWriter::new(aws_sdk_s3::Client::new(&self.sdk), &self.bucket, &self.table)
+            .with_spool_dir(self.spool.path())
+    }
+
+    /// The files in the spool directory.
+    pub fn spool_files(&self) -> Vec<String> {
+        let entries = std::fs::read_dir(self.spool.path()).expect("the spool directory");
+        entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
     }
 
     pub fn backup(&self, writer: BackupWriter) -> Backup<DynamoStore, SesMailer> {

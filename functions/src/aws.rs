@@ -12,9 +12,14 @@ use crate::config::Timeouts;
 pub async fn load_sdk_config(timeouts: Timeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeout_config(timeouts))
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .retry_config(retry_config())
         .load()
         .await
+}
+
+/// Standard retries (exponential back-off with jitter), three attempts in all.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
 }
 
 pub fn timeout_config(t: Timeouts) -> TimeoutConfig {

@@ -106,7 +106,6 @@ pub struct BackupWriter {
     bucket: String,
     table: String,
     part_size: usize,
-    segments: i32,
     spool_dir: PathBuf,
 }
 
@@ -117,7 +116,6 @@ impl BackupWriter {
             bucket: bucket.into(),
             table: table.into(),
             part_size: DEFAULT_PART_SIZE,
-            segments: DEFAULT_SEGMENTS,
             spool_dir: std::env::temp_dir(),
         }
     }
@@ -128,19 +126,10 @@ impl BackupWriter {
         self
     }
 
-    pub fn with_segments(mut self, segments: i32) -> Self {
-        self.segments = segments.max(1);
-        self
-    }
-
     /// Where parts are spooled; the system's temporary directory (Lambda's /tmp) by default.
     pub fn with_spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = dir.into();
         self
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
     }
 
     /// Streams every student into a new backup object and records its manifest. On any
@@ -220,7 +209,7 @@ impl BackupWriter {
         let mut part = PartWriter::new(self, key, upload_id)?;
         part.write_all(b"[").map_err(BackupError::Spool)?;
         let mut count: u64 = 0;
-        let mut pages = std::pin::pin!(scan_all(store, self.segments));
+        let mut pages = std::pin::pin!(scan_all(store, DEFAULT_SEGMENTS));
         while let Some(page) = pages.next().await {
             for student in page? {
                 part.write_all(if count == 0 { b"\n" } else { b",\n" }).map_err(BackupError::Spool)?;
@@ -233,7 +222,7 @@ impl BackupWriter {
         }
         part.write_all(if count == 0 { b"]\n" } else { b"\n]\n" }).map_err(BackupError::Spool)?;
         part.upload().await?;
-        Ok((part.completed, count, part.bytes, hex(&part.hasher.finalize())))
+        Ok((part.completed, count, part.bytes, format!("{:x}", part.hasher.finalize())))
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
@@ -397,10 +386,6 @@ fn scan_all<S: StudentStore>(
         .boxed()
     });
     stream::select_all(per_segment)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -9,10 +9,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::api::{ApiError, Responder};
-use crate::aws::Failure;
 use crate::backup::{BackupError, BackupWriter, DOWNLOAD_LINK_LIFETIME};
 use crate::domain::{Email, NewStudent, PageCursor, PageLimit, Student};
-use crate::mail::{self, BackupNotice, MailError, Mailer};
+use crate::mail::{self, BackupNotice, Mailer};
 use crate::store::{StoreError, StudentStore};
 
 /// The header carrying the next page's cursor (also in `Link: <...>; rel="next"`).
@@ -21,10 +20,10 @@ pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 /// The clock, injectable so tests can pin "today".
 pub type Clock = fn() -> OffsetDateTime;
 
-fn store_error(operation: &str, e: StoreError) -> ApiError {
+fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::AlreadyExists(id) => ApiError::AlreadyExists(id),
-        StoreError::Aws { failure, .. } => {
+        StoreError::Aws { operation, failure, .. } => {
             tracing::error!(operation, error = ?e, "DynamoDB call failed");
             ApiError::from_failure(failure, "the database")
         }
@@ -64,8 +63,7 @@ impl<S: StudentStore> ListStudents<S> {
         let query = request.query_string_parameters();
         let limit = PageLimit::parse(query.first("limit"))?;
         let cursor = query.first("cursor").map(PageCursor::decode).transpose()?;
-        let page =
-            self.store.page(cursor.as_ref(), Some(limit.get()), None).await.map_err(|e| store_error("Scan", e))?;
+        let page = self.store.page(cursor.as_ref(), Some(limit.get()), None).await.map_err(store_error)?;
         Ok((page.students, page.next.map(|c| (limit, c))))
     }
 }
@@ -119,7 +117,7 @@ impl<S: StudentStore, M: Mailer> InsertStudent<S, M> {
         require_json(request)?;
         let today = (self.clock)().date();
         let student = NewStudent::from_body(request.body().as_ref(), today)?;
-        self.store.insert(&student).await.map_err(|e| store_error("PutItem", e))?;
+        self.store.insert(&student).await.map_err(store_error)?;
         tracing::info!(studentid = %student.id, "student stored");
 
         let student = student.to_student();
@@ -232,13 +230,4 @@ fn backup_error(e: BackupError) -> ApiError {
         BackupError::Write { .. } | BackupError::Spool(_) => "backup storage",
     };
     ApiError::from_failure(e.failure(), service)
-}
-
-impl From<MailError> for Failure {
-    fn from(e: MailError) -> Self {
-        match e {
-            MailError::Unavailable(_) => Failure::Unavailable,
-            _ => Failure::Fault,
-        }
-    }
 }

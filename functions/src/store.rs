@@ -64,10 +64,6 @@ impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
 }
 
 fn aws_error<E, R>(operation: &'static str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StoreError

@@ -26,7 +26,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use lambda_http::{Body, Request, Response, request::from_str};
 use serde_json::{Value, json};
 use students::api::Responder;
-use students::aws::timeout_config;
+use students::aws::{retry_config, timeout_config};
 use students::backup::BackupWriter;
 use students::config::{AllowedOrigin, Timeouts};
 use students::domain::{Email, Student};
@@ -169,7 +169,7 @@ fn dynamo_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .credentials_provider(Credentials::new("AKIDEXAMPLE", "not-a-secret", None, None, "test"))
         .endpoint_url(endpoint)
         .timeout_config(timeout_config(short_timeouts()))
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .retry_config(retry_config())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }

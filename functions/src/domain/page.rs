@@ -36,12 +36,6 @@ impl PageLimit {
     }
 }
 
-impl Default for PageLimit {
-    fn default() -> Self {
-        Self(Self::DEFAULT)
-    }
-}
-
 /// An opaque position in the table: the key of the last student of the previous page.
 ///
 /// Encoded as base64url(version ‖ checksum ‖ key). The checksum is not a secret — a cursor

@@ -189,10 +189,6 @@ impl BirthDate {
         }
         Ok(Self(date))
     }
-
-    pub fn date(self) -> Date {
-        self.0
-    }
 }
 
 impl fmt::Display for BirthDate {

@@ -197,6 +197,8 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
     let sys = &ctx.sys;
     let gw = &ctx.aws.apigateway;
     let mut key_names = vec![sys.api_key.clone()];
+    // One listing serves both loops: unlinking or deleting one key changes no other.
+    let keys = access::all_keys(ctx).await?;
     if let Some(plan) = access::find_plan(ctx).await? {
         let id = plan.id().unwrap_or_default().to_owned();
         for key_id in access::plan_key_ids(ctx, &id).await? {
@@ -206,8 +208,8 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
                 .send()
                 .await
                 .map_err(|e| aws("apigateway:DELETE", format!("/usageplans/{id}/keys/{key_id}"), e))?;
-            if let Some(k) = access::all_keys(ctx).await?.into_iter().find(|k| k.id() == Some(key_id.as_str())) {
-                key_names.extend(k.name.filter(|n| !key_names.contains(n)));
+            if let Some(k) = keys.iter().find(|k| k.id() == Some(key_id.as_str())) {
+                key_names.extend(k.name.clone().filter(|n| !key_names.contains(n)));
             }
         }
         for stage in plan.api_stages() {
@@ -229,7 +231,7 @@ pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
         ctx.report.record(Change::Gone, "usage-plan", &sys.usage_plan);
     }
     for name in &key_names {
-        match access::find_key(ctx, name).await? {
+        match access::one_named(&keys, name)? {
             Some(k) => {
                 let id = k.id().unwrap_or_default();
                 gw.delete_api_key()

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -27,31 +26,31 @@ impl fmt::Display for Change {
     }
 }
 
-/// Collects and prints the lines (to stdout; tests read them back).
-#[derive(Debug, Default)]
-pub struct Report {
-    lines: Mutex<Vec<(Change, String)>>,
+impl Change {
+    /// `Created` stays created; anything else becomes `Updated`.
+    pub fn or_updated(self) -> Self {
+        if self == Change::Created { self } else { Change::Updated }
+    }
+
+    /// What putting a resource did: `Updated` when one `existed`, else `Created`.
+    pub fn replacing(existed: bool) -> Self {
+        if existed { Change::Updated } else { Change::Created }
+    }
 }
+
+/// Prints the lines, to stdout (tests read them from the binary's output).
+#[derive(Debug, Default)]
+pub struct Report;
 
 impl Report {
     pub fn record(&self, change: Change, kind: &str, name: impl fmt::Display) -> Change {
-        let what = format!("{kind} {name}");
-        println!("{change:<9} {what}");
+        println!("{change:<9} {kind} {name}");
         let _ = std::io::stdout().flush();
-        self.lines.lock().unwrap().push((change, what));
         change
     }
 
     /// Progress for slow steps, on stderr so stdout stays one line per resource.
     pub fn progress(&self, message: impl fmt::Display) {
         eprintln!("  … {message}");
-    }
-
-    pub fn changes(&self) -> Vec<(Change, String)> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    pub fn changed(&self) -> bool {
-        self.lines.lock().unwrap().iter().any(|(c, _)| *c != Change::Unchanged)
     }
 }

@@ -120,10 +120,6 @@ pub fn newest<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     keys.into_iter().filter(|k| is_backup(k)).max()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Checks `body` (the object at `key`) against its manifest and reads its students. Takes the
 /// body so that only the parsed students are held afterwards.
 pub fn check(key: &str, manifest_key: &str, manifest: &Manifest, body: Vec<u8>) -> Result<Vec<Student>> {
@@ -136,7 +132,7 @@ pub fn check(key: &str, manifest_key: &str, manifest: &Manifest, body: Vec<u8>) 
     if manifest.key != key {
         return Err(refused(format!("{manifest_key} describes {}, not {key}", manifest.key)));
     }
-    let sha256 = hex(&Sha256::digest(&body));
+    let sha256 = format!("{:x}", Sha256::digest(&body));
     let bytes = body.len() as u64;
     if bytes != manifest.bytes || !sha256.eq_ignore_ascii_case(&manifest.sha256) {
         return Err(refused(format!(
@@ -430,7 +426,7 @@ mod tests {
             table: "studentData".into(),
             count,
             bytes: body.len() as u64,
-            sha256: hex(&Sha256::digest(body)),
+            sha256: format!("{:x}", Sha256::digest(body)),
             created_at: "2025-07-06T09:08:07Z".into(),
         }
     }

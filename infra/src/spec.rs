@@ -102,9 +102,6 @@ pub struct System {
     pub secret: String,
     pub routes: Vec<Route>,
     pub functions: Vec<Function>,
-    pub schedule_rule: String,
-    /// `cron(...)`: 02:00 UTC daily.
-    pub schedule_expression: &'static str,
 }
 
 impl System {
@@ -199,8 +196,6 @@ impl System {
                 route("/backup", "POST", BACKUP_FUNCTION),
             ],
             functions,
-            schedule_rule: name("student-daily-backup"),
-            schedule_expression: "cron(0 2 * * ? *)",
             options,
         }
     }

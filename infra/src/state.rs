@@ -3,7 +3,7 @@
 //! memory; replaying its request log would re-create API ids and the key value at random.)
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_s3::primitives::ByteStream;
@@ -142,18 +142,6 @@ pub async fn save(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
     Ok((items, objects))
 }
 
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() { stack.push(path) } else { out.push(path) }
-        }
-    }
-    out
-}
-
 /// Loads what [`save`] wrote. Absent folder: nothing to load.
 pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
     let table_file = dir.join("table.jsonl");
@@ -172,7 +160,7 @@ pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
     let written = write_items(ctx, items).await?;
     let root = dir.join("bucket");
     let mut objects = 0;
-    for path in files_under(&root) {
+    for path in crate::deploy::web::files_under(&root) {
         let key = path.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
         let body =
             ByteStream::from_path(&path).await.map_err(|e| InfraError::Io(format!("{}: {e}", path.display())))?;

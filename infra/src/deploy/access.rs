@@ -18,7 +18,12 @@ pub async fn all_keys(ctx: &Ctx) -> Result<Vec<ApiKey>> {
 
 /// The one key with this name (two are an error a person must resolve).
 pub async fn find_key(ctx: &Ctx, name: &str) -> Result<Option<ApiKey>> {
-    let mut matching: Vec<ApiKey> = all_keys(ctx).await?.into_iter().filter(|k| k.name() == Some(name)).collect();
+    one_named(&all_keys(ctx).await?, name).map(|k| k.cloned())
+}
+
+/// The one key named `name` among `keys`, as [`find_key`] decides it.
+pub fn one_named<'a>(keys: &'a [ApiKey], name: &str) -> Result<Option<&'a ApiKey>> {
+    let mut matching: Vec<&ApiKey> = keys.iter().filter(|k| k.name() == Some(name)).collect();
     match matching.len() {
         0 | 1 => Ok(matching.pop()),
         n => Err(InfraError::Conflict(format!(

@@ -175,7 +175,7 @@ pub async fn methods(
             .send()
             .await
             .map_err(|e| aws("apigateway:PUT", format!("{target}/integration"), e))?;
-        let change = if current.is_some() { Change::Updated } else { Change::Created };
+        let change = Change::replacing(current.is_some());
         ctx.report.record(change, "method", format!("{method} {path}"));
     }
     Ok(())
@@ -257,7 +257,7 @@ pub async fn options(ctx: &Ctx, api: &str, resources: &HashMap<String, String>) 
             .send()
             .await
             .map_err(|e| aws("apigateway:PUT", fail("/integration/responses/200"), e))?;
-        let change = if current.is_some() { Change::Updated } else { Change::Created };
+        let change = Change::replacing(current.is_some());
         ctx.report.record(change, "method", format!("OPTIONS {path}"));
     }
     Ok(())
@@ -303,7 +303,7 @@ pub async fn gateway_responses(ctx: &Ctx, api: &str) -> Result<()> {
                     .send()
                     .await
                     .map_err(|e| aws("apigateway:PUT", target.clone(), e))?;
-                if current.is_some() { Change::Updated } else { Change::Created }
+                Change::replacing(current.is_some())
             }
         };
         ctx.report.record(change, "gateway-response", kind.as_str());
@@ -336,8 +336,8 @@ pub async fn methods_fingerprint(ctx: &Ctx, api: &str) -> Result<String> {
             }
         }
     }
-    let digest = Sha256::digest(lines.join("\n").as_bytes());
-    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    // The first 8 bytes of the digest, in hex.
+    Ok(format!("{:x}", Sha256::digest(lines.join("\n").as_bytes()))[..16].to_owned())
 }
 
 /// The fingerprint a deployment's description records, if it was made by `infra deploy`.
@@ -384,7 +384,7 @@ pub async fn stage(ctx: &Ctx, api: &str) -> Result<()> {
             .send()
             .await
             .map_err(|e| aws("apigateway:POST", format!("/restapis/{api}/deployments"), e))?;
-        let change = if current.is_some() { Change::Updated } else { Change::Created };
+        let change = Change::replacing(current.is_some());
         ctx.report.record(change, "deployment", format!("{}:{stage_name}", ctx.sys.api));
     }
     let stage = gw
@@ -407,7 +407,7 @@ pub async fn stage(ctx: &Ctx, api: &str) -> Result<()> {
             .send()
             .await
             .map_err(|e| aws("apigateway:PATCH", target.clone(), e))?;
-        if current.is_some() { Change::Updated } else { Change::Created }
+        Change::replacing(current.is_some())
     };
     ctx.report.record(change, "stage", format!("{}:{stage_name} (metrics on)", ctx.sys.api));
     Ok(())

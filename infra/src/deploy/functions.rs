@@ -331,6 +331,6 @@ pub async fn invoke_permission(ctx: &Ctx, function: &str, statement_id: &str, so
         .send()
         .await
         .map_err(|e| aws("lambda:AddPermission", function, e))?;
-    let change = if current.is_some() { Change::Updated } else { Change::Created };
+    let change = Change::replacing(current.is_some());
     Ok(ctx.report.record(change, "permission", format!("{function} {statement_id}")))
 }

@@ -92,9 +92,7 @@ pub async fn table(ctx: &Ctx) -> Result<Change> {
             .send()
             .await
             .map_err(|e| aws("dynamodb:UpdateContinuousBackups", name.clone(), e))?;
-        if change == Change::Unchanged {
-            change = Change::Updated;
-        }
+        change = change.or_updated();
     }
     Ok(ctx.report.record(change, "table", name))
 }
@@ -240,13 +238,6 @@ pub async fn email_identity(
             .map_err(|e| aws("ses:GetEmailIdentity", address, e)),
         &["NotFoundException"],
     )
-}
-
-impl Change {
-    /// `Created` stays created; anything else becomes `Updated`.
-    pub fn or_updated(self) -> Self {
-        if self == Change::Created { self } else { Change::Updated }
-    }
 }
 
 /// Empties and deletes a bucket; `absent` when it is not there.

@@ -89,16 +89,8 @@ pub async fn hosting(ctx: &Ctx) -> Result<String> {
     crate::deploy::storage::private_bucket(ctx, &bucket, "web-bucket").await?;
 
     let cf = &ctx.aws.cloudfront;
-    let oac_name = format!("{}student-web", ctx.sys.options.prefix);
-    let controls = cf
-        .list_origin_access_controls()
-        .send()
-        .await
-        .map_err(|e| aws("cloudfront:ListOriginAccessControls", &oac_name, e))?;
-    let existing = controls
-        .origin_access_control_list()
-        .and_then(|l| l.items().iter().find(|c| c.name() == oac_name).map(|c| c.id().to_owned()));
-    let oac = match existing {
+    let oac_name = oac_name(ctx);
+    let oac = match find_origin_access_control(ctx, &oac_name).await? {
         Some(id) => {
             ctx.report.record(Change::Unchanged, "origin-access-control", &oac_name);
             id
@@ -178,7 +170,7 @@ pub async fn hosting(ctx: &Ctx) -> Result<String> {
             .send()
             .await
             .map_err(|e| aws("s3:PutBucketPolicy", &bucket, e))?;
-        if had_one { Change::Updated } else { Change::Created }
+        Change::replacing(had_one)
     };
     ctx.report.record(change, "bucket-policy", &bucket);
     Ok(format!("https://{domain}"))
@@ -198,7 +190,8 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn files(root: &Path) -> Vec<PathBuf> {
+/// Every file below `root`, sorted.
+pub(crate) fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -211,12 +204,30 @@ fn files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+fn oac_name(ctx: &Ctx) -> String {
+    format!("{}student-web", ctx.sys.options.prefix)
+}
+
+/// The id of the origin access control named `name`, if there is one.
+async fn find_origin_access_control(ctx: &Ctx, name: &str) -> Result<Option<String>> {
+    let controls = ctx
+        .aws
+        .cloudfront
+        .list_origin_access_controls()
+        .send()
+        .await
+        .map_err(|e| aws("cloudfront:ListOriginAccessControls", name, e))?;
+    Ok(controls
+        .origin_access_control_list()
+        .and_then(|l| l.items().iter().find(|c| c.name() == name).map(|c| c.id().to_owned())))
+}
+
 /// Uploads the built page and its `config.json`, each only when its content changed, and
 /// invalidates the changed paths. Returns how many files changed.
 pub async fn publish(ctx: &Ctx, dir: &Path, invoke_url: &str) -> Result<usize> {
     let bucket = bucket_name(ctx);
     let mut uploads: Vec<(String, Vec<u8>, &'static str)> = Vec::new();
-    for path in files(dir) {
+    for path in files_under(dir) {
         let key = path.strip_prefix(dir).expect("under dir").to_string_lossy().replace('\\', "/");
         if key == "config.json" {
             continue; // written below, for this deployment
@@ -233,7 +244,7 @@ pub async fn publish(ctx: &Ctx, dir: &Path, invoke_url: &str) -> Result<usize> {
     let mut changed = Vec::new();
     for (key, bytes, kind) in uploads {
         // A single-part object's ETag is the MD5 of its content: compare before uploading.
-        let etag = format!("\"{}\"", md5::Md5::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let etag = format!("\"{:x}\"", md5::Md5::digest(&bytes));
         let head = found(
             ctx.aws.s3.head_object().bucket(&bucket).key(&key).send().await.map_err(|e| aws("s3:GetObject", &key, e)),
             &["NotFound", "NoSuchKey"],
@@ -369,16 +380,8 @@ pub async fn destroy(ctx: &Ctx) -> Result<()> {
             }
         }
     }
-    let name = format!("{}student-web", ctx.sys.options.prefix);
-    let controls = cf
-        .list_origin_access_controls()
-        .send()
-        .await
-        .map_err(|e| aws("cloudfront:ListOriginAccessControls", &name, e))?;
-    if let Some(id) = controls
-        .origin_access_control_list()
-        .and_then(|l| l.items().iter().find(|c| c.name() == name).map(|c| c.id().to_owned()))
-    {
+    let name = oac_name(ctx);
+    if let Some(id) = find_origin_access_control(ctx, &name).await? {
         let etag = cf.get_origin_access_control().id(&id).send().await.ok().and_then(|o| o.e_tag).unwrap_or_default();
         cf.delete_origin_access_control()
             .id(&id)

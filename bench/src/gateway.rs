@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_apigateway::types::{ApiStage, QuotaPeriodType, QuotaSettings, ThrottleSettings};
 use harness::events::proxy_event;
 
 use crate::Stack;
@@ -13,33 +12,15 @@ use crate::stats::{Row, ms, percentile};
 async fn roomy_key(stack: &Stack) -> String {
     let gw = aws_sdk_apigateway::Client::new(&stack.sdk);
     let value = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let key = gw.create_api_key().name("bench").value(&value).enabled(true).send().await.expect("create key");
-    let plan = gw
-        .create_usage_plan()
-        .name("bench")
-        .throttle(ThrottleSettings::builder().rate_limit(100_000.0).burst_limit(100_000).build())
-        .quota(QuotaSettings::builder().limit(100_000_000).period(QuotaPeriodType::Day).build())
-        .api_stages(ApiStage::builder().api_id(&stack.api_id).stage("prod").build())
-        .send()
-        .await
-        .expect("create plan");
-    gw.create_usage_plan_key()
-        .usage_plan_id(plan.id().unwrap())
-        .key_id(key.id().unwrap())
-        .key_type("API_KEY")
-        .send()
-        .await
-        .expect("link");
+    harness::apigateway::key_in_own_plan(&gw, &stack.api_id, "bench", &value, 100_000, 100_000_000).await;
     // The gateway reads the control plane every second; wait (bounded) for the key to work.
-    let start = Instant::now();
-    loop {
-        let r = stack.http.get(format!("{}/students?limit=1", stack.api_url)).header("x-api-key", &value).send().await;
-        if r.is_ok_and(|r| r.status() == 200) {
-            return value;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the bench key never worked");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let url = format!("{}/students?limit=1", stack.api_url);
+    harness::wait_until("the bench key", Duration::from_secs(10), || async {
+        let r = stack.http.get(&url).header("x-api-key", &value).send().await;
+        r.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    value
 }
 
 /// p50/p99 of GET /students?limit=1 through the gateway and of the same event sent straight

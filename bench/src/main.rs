@@ -5,10 +5,8 @@ mod functions;
 mod gateway;
 mod stats;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use aws_config::{BehaviorVersion, Region};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -75,21 +73,10 @@ async fn main() {
         Command::ServeBare { port } => gateway::serve_bare(port).await,
         Command::Run { stack_env, outputs, requests, seconds, connections, backup_sizes, only, lambda_target } => {
             let wanted = |part: Part| only.is_empty() || only.contains(&part);
-            let env: HashMap<String, String> = std::fs::read_to_string(&stack_env)
-                .expect("stack.env")
-                .lines()
-                .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-                .collect();
+            let env = harness::stack::read_stack_env(&stack_env);
             let outputs: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(outputs).expect("outputs")).unwrap();
-            let sdk = aws_config::defaults(BehaviorVersion::latest())
-                .endpoint_url(&env["AWS_ENDPOINT_URL"])
-                .region(Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_apigateway::config::Credentials::new(
-                    "testing", "testing", None, None, "bench",
-                ))
-                .load()
-                .await;
+            let sdk = harness::Emulator::attach(&env["AWS_ENDPOINT_URL"]).sdk_config().await;
             let stack = Stack {
                 api_url: env["API_URL"].clone(),
                 lambda_endpoint: env["LAMBDA_ENDPOINT"].clone(),

@@ -3,7 +3,10 @@
 //! - [`Emulator`]: a moto server process, one per test, so tests never share state.
 //! - [`events`]: API Gateway REST (v1) proxy events, as API Gateway would send them.
 //! - [`runtime`]: a minimal Lambda Runtime API, to drive the real function binaries.
+//! - [`stack`]: the whole local stack, as `scripts/dev` starts it.
+//! - [`apigateway`]: control-plane changes tests make (a method, a key in its own plan).
 
+pub mod apigateway;
 pub mod emulator;
 pub mod events;
 pub mod runtime;

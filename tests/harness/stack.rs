@@ -2,11 +2,11 @@
 //! ports and in a state folder of its own; stopped (SIGTERM, as Ctrl-C would) when dropped.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use tokio::process::{Child, Command};
 
 use crate::{free_port, workspace_root};
@@ -45,11 +45,7 @@ impl LocalStack {
             assert!(started.elapsed() < bound, "the stack was not ready within {bound:?}\n{}", tail_logs(&dir));
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let env: HashMap<String, String> = std::fs::read_to_string(dir.join("stack.env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-            .collect();
+        let env = read_stack_env(&dir.join("stack.env"));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         Self {
             api_url: env["API_URL"].clone(),
@@ -64,12 +60,7 @@ impl LocalStack {
 
     /// The SDK configuration for the stack's emulator (the control plane and the data).
     pub async fn sdk(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.env["AWS_ENDPOINT_URL"])
-            .region(Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
-            .load()
-            .await
+        crate::Emulator::attach(&self.env["AWS_ENDPOINT_URL"]).sdk_config().await
     }
 
     pub fn outputs(&self) -> serde_json::Value {
@@ -81,7 +72,13 @@ impl LocalStack {
     }
 }
 
-fn tail_logs(dir: &std::path::Path) -> String {
+/// The `NAME=value` lines of a stack's `stack.env`.
+pub fn read_stack_env(path: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))).collect()
+}
+
+fn tail_logs(dir: &Path) -> String {
     let mut out = String::new();
     for entry in std::fs::read_dir(dir.join("logs")).into_iter().flatten().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();

@@ -1,7 +1,7 @@
 //! deploy → verify → deploy again → break each link → verify names it → deploy repairs →
 //! destroy.
 
-use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
+use aws_sdk_apigateway::types::{Op, PatchOperation};
 
 use crate::cli::Infra;
 
@@ -121,27 +121,8 @@ async fn each_broken_link_is_named_and_repaired() {
             "method key off, redeployed" => {
                 // As a console user would: the method without a key, then "Deploy API".
                 gw.delete_method().rest_api_id(&api).resource_id(&students).http_method("GET").send().await.unwrap();
-                gw.put_method()
-                    .rest_api_id(&api)
-                    .resource_id(&students)
-                    .http_method("GET")
-                    .authorization_type("NONE")
-                    .api_key_required(false)
-                    .send()
-                    .await
-                    .unwrap();
-                gw.put_integration()
-                    .rest_api_id(&api)
-                    .resource_id(&students)
-                    .http_method("GET")
-                    .r#type(IntegrationType::AwsProxy)
-                    .integration_http_method("POST")
-                    .uri(format!(
-                        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations"
-                    ))
-                    .send()
-                    .await
-                    .unwrap();
+                let uri = harness::apigateway::lambda_uri(&function_arn);
+                harness::apigateway::put_proxy_method(&gw, &api, &students, "GET", false, &uri).await;
                 gw.create_deployment().rest_api_id(&api).stage_name("prod").send().await.unwrap();
             }
             "key disabled" => {

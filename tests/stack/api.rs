@@ -170,25 +170,7 @@ async fn method_changes_wait_for_a_deployment_as_in_api_gateway() {
     let method = gw.get_method().rest_api_id(&api).resource_id(&students).http_method("GET").send().await.unwrap();
     let uri = method.method_integration().unwrap().uri().unwrap().to_owned();
     gw.delete_method().rest_api_id(&api).resource_id(&students).http_method("GET").send().await.unwrap();
-    gw.put_method()
-        .rest_api_id(&api)
-        .resource_id(&students)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .api_key_required(false)
-        .send()
-        .await
-        .unwrap();
-    gw.put_integration()
-        .rest_api_id(&api)
-        .resource_id(&students)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::AwsProxy)
-        .integration_http_method("POST")
-        .uri(uri)
-        .send()
-        .await
-        .unwrap();
+    harness::apigateway::put_proxy_method(&gw, &api, &students, "GET", false, &uri).await;
     // A negative can only be watched for a while: two control-plane reads, and still a 403.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(call(&stack, "GET", "/students", None, None).await.status, 403);

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_apigateway::types::{ApiStage, IntegrationType, QuotaPeriodType, QuotaSettings, ThrottleSettings};
+use harness::apigateway;
 use harness::stack::LocalStack;
 
 pub struct Answer {
@@ -58,26 +58,9 @@ pub async fn gateway(stack: &LocalStack) -> aws_sdk_apigateway::Client {
 /// A second key in a roomy plan of its own, so tests of behaviour are not throttled by the
 /// product plan's 5 requests a second.
 pub async fn roomy_key(stack: &LocalStack) -> String {
-    let gw = gateway(stack).await;
     let api = stack.outputs()["apiId"].as_str().unwrap().to_owned();
     let value = format!("e2e-{}", uuid::Uuid::new_v4().simple());
-    let key = gw.create_api_key().name("e2e").value(&value).enabled(true).send().await.unwrap();
-    let plan = gw
-        .create_usage_plan()
-        .name("e2e")
-        .throttle(ThrottleSettings::builder().rate_limit(1000.0).burst_limit(1000).build())
-        .quota(QuotaSettings::builder().limit(1_000_000).period(QuotaPeriodType::Day).build())
-        .api_stages(ApiStage::builder().api_id(&api).stage("prod").build())
-        .send()
-        .await
-        .unwrap();
-    gw.create_usage_plan_key()
-        .usage_plan_id(plan.id().unwrap())
-        .key_id(key.id().unwrap())
-        .key_type("API_KEY")
-        .send()
-        .await
-        .unwrap();
+    apigateway::key_in_own_plan(&gateway(stack).await, &api, "e2e", &value, 1000, 1_000_000).await;
     within(Duration::from_secs(5), "the new key works", || async {
         call(stack, "GET", "/students?limit=1", Some(&value), None).await.status == 200
     })
@@ -92,27 +75,15 @@ pub async fn add_test_route(stack: &LocalStack, path: &str, function: &str) {
     let resources = gw.get_resources().rest_api_id(&api).send().await.unwrap();
     let root = resources.items().iter().find(|r| r.path() == Some("/")).unwrap().id().unwrap().to_owned();
     let resource = gw.create_resource().rest_api_id(&api).parent_id(&root).path_part(path).send().await.unwrap();
-    let id = resource.id().unwrap();
-    gw.put_method()
-        .rest_api_id(&api)
-        .resource_id(id)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .api_key_required(true)
-        .send()
-        .await
-        .unwrap();
-    gw.put_integration()
-        .rest_api_id(&api)
-        .resource_id(id)
-        .http_method("GET")
-        .r#type(IntegrationType::AwsProxy)
-        .integration_http_method("POST")
-        .uri(format!(
-            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:{function}/invocations"
-        ))
-        .send()
-        .await
-        .unwrap();
+    let function_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
+    apigateway::put_proxy_method(
+        &gw,
+        &api,
+        resource.id().unwrap(),
+        "GET",
+        true,
+        &apigateway::lambda_uri(&function_arn),
+    )
+    .await;
     gw.create_deployment().rest_api_id(&api).stage_name("prod").send().await.unwrap();
 }

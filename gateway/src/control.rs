@@ -139,8 +139,8 @@ impl ControlPlane {
                 };
                 methods.insert(name, route);
             }
-            let segments = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-            table.resources.push(ResourceRoute { path: path.to_owned(), segments, methods });
+            let segments = crate::model::segments(path).map(str::to_owned).collect();
+            table.resources.push(ResourceRoute { segments, methods });
         }
         Ok(table)
     }

@@ -1,7 +1,7 @@
 //! Usage-plan enforcement: a token bucket per (plan, key) and a quota per period, exact so
 //! tests can rely on them; and the per-day usage that GetUsage reports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -49,11 +49,39 @@ struct Bucket {
     at: Duration,
 }
 
+/// One key under one plan.
 #[derive(Default)]
-struct State {
-    buckets: HashMap<(String, String), Bucket>,
-    /// (plan, key, day) → requests that passed the throttle.
-    used: HashMap<(String, String, Date), u64>,
+struct Usage {
+    bucket: Option<Bucket>,
+    /// Day → requests admitted (past the throttle and within the quota).
+    days: BTreeMap<Date, u64>,
+}
+
+impl Usage {
+    fn used_between(&self, first: Date, last: Date) -> u64 {
+        self.days.range(first..=last).map(|(_, n)| n).sum()
+    }
+}
+
+/// Plan → key → usage. Nested so that a request finds its entry without allocating.
+#[derive(Default)]
+struct State(HashMap<String, HashMap<String, Usage>>);
+
+impl State {
+    fn usage(&self, plan: &str, key: &str) -> Option<&Usage> {
+        self.0.get(plan)?.get(key)
+    }
+
+    fn usage_mut(&mut self, plan: &str, key: &str) -> &mut Usage {
+        if !self.0.contains_key(plan) {
+            self.0.insert(plan.to_owned(), HashMap::new());
+        }
+        let keys = self.0.get_mut(plan).expect("inserted above");
+        if !keys.contains_key(key) {
+            keys.insert(key.to_owned(), Usage::default());
+        }
+        keys.get_mut(key).expect("inserted above")
+    }
 }
 
 pub struct Limiter<C: Clock> {
@@ -86,9 +114,9 @@ impl<C: Clock> Limiter<C> {
         let mut state = self.state.lock().expect("not poisoned");
         let now = self.clock.elapsed();
         let today = self.clock.today();
-        let id = (plan.to_owned(), key.to_owned());
+        let usage = state.usage_mut(plan, key);
         if let Some(t) = throttle {
-            let bucket = state.buckets.entry(id.clone()).or_insert(Bucket { tokens: t.burst_limit, at: now });
+            let bucket = usage.bucket.get_or_insert(Bucket { tokens: t.burst_limit, at: now });
             let refilled = bucket.tokens + now.saturating_sub(bucket.at).as_secs_f64() * t.rate_limit;
             // A lowered burst limit applies at once.
             bucket.tokens = refilled.min(t.burst_limit);
@@ -98,53 +126,37 @@ impl<C: Clock> Limiter<C> {
             }
             bucket.tokens -= 1.0;
         }
-        if let Some(q) = quota {
-            let start = period_start(q.period, today);
-            let used: u64 = state
-                .used
-                .iter()
-                .filter(|((p, k, d), _)| *p == id.0 && *k == id.1 && *d >= start && *d <= today)
-                .map(|(_, n)| *n)
-                .sum();
-            if used >= q.limit {
-                // The request is refused; give its token back.
-                if let Some(b) = state.buckets.get_mut(&id) {
-                    b.tokens += 1.0;
-                }
-                return Decision::QuotaExceeded;
+        if let Some(q) = quota
+            && usage.used_between(period_start(q.period, today), today) >= q.limit
+        {
+            // The request is refused; give its token back.
+            if let Some(b) = usage.bucket.as_mut() {
+                b.tokens += 1.0;
             }
+            return Decision::QuotaExceeded;
         }
-        *state.used.entry((id.0, id.1, today)).or_insert(0) += 1;
+        *usage.days.entry(today).or_insert(0) += 1;
         Decision::Allowed
     }
 
     /// Requests used by `key` under `plan` on `day`.
     pub fn used_on(&self, plan: &str, key: &str, day: Date) -> u64 {
         let state = self.state.lock().expect("not poisoned");
-        state.used.get(&(plan.to_owned(), key.to_owned(), day)).copied().unwrap_or(0)
+        state.usage(plan, key).and_then(|u| u.days.get(&day)).copied().unwrap_or(0)
     }
 
-    /// Keys with any recorded use under `plan`.
+    /// Keys with any recorded use under `plan`, in no particular order.
     pub fn keys_of(&self, plan: &str) -> Vec<String> {
         let state = self.state.lock().expect("not poisoned");
-        let mut keys: Vec<String> =
-            state.used.keys().filter(|(p, _, _)| p == plan).map(|(_, k, _)| k.clone()).collect();
-        keys.sort();
-        keys.dedup();
-        keys
+        let keys = state.0.get(plan).into_iter().flatten();
+        keys.filter(|(_, u)| !u.days.is_empty()).map(|(k, _)| k.clone()).collect()
     }
 
     /// What is left of the quota on `day` (for GetUsage's `remaining`).
     pub fn remaining_on(&self, plan: &str, key: &str, quota: Option<Quota>, day: Date) -> i64 {
         let Some(q) = quota else { return 0 };
-        let start = period_start(q.period, day);
         let state = self.state.lock().expect("not poisoned");
-        let used: u64 = state
-            .used
-            .iter()
-            .filter(|((p, k, d), _)| p == plan && k == key && *d >= start && *d <= day)
-            .map(|(_, n)| *n)
-            .sum();
+        let used = state.usage(plan, key).map_or(0, |u| u.used_between(period_start(q.period, day), day));
         q.limit as i64 - used as i64
     }
 }

@@ -26,7 +26,6 @@ pub struct MethodRoute {
 /// One resource: its path split in segments (`{name}` and `{name+}` match variables).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceRoute {
-    pub path: String,
     pub segments: Vec<String>,
     /// By HTTP method (`ANY` matches every method without its own entry).
     pub methods: HashMap<String, MethodRoute>,
@@ -48,18 +47,23 @@ pub struct Matched<'a> {
 impl RouteTable {
     /// Finds the method for `path` (without the stage), preferring literal segments.
     pub fn find(&self, http_method: &str, path: &str) -> Option<Matched<'_>> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let parts: Vec<&str> = segments(path).collect();
         let mut best: Option<(usize, Matched<'_>)> = None;
         for resource in &self.resources {
-            let Some((literals, params)) = match_segments(&resource.segments, &parts) else { continue };
             let method = resource.methods.get(http_method).or_else(|| resource.methods.get("ANY"));
             let Some(method) = method else { continue };
+            let Some((literals, params)) = match_segments(&resource.segments, &parts) else { continue };
             if best.as_ref().is_none_or(|(score, _)| literals > *score) {
                 best = Some((literals, Matched { method, path_parameters: params }));
             }
         }
         best.map(|(_, m)| m)
     }
+}
+
+/// The non-empty segments of a path.
+pub fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
 }
 
 fn match_segments(pattern: &[String], parts: &[&str]) -> Option<(usize, Vec<(String, String)>)> {
@@ -161,8 +165,7 @@ mod tests {
             resources: paths
                 .iter()
                 .map(|p| ResourceRoute {
-                    path: (*p).to_owned(),
-                    segments: p.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                    segments: segments(p).map(str::to_owned).collect(),
                     methods: HashMap::from([(
                         "GET".to_owned(),
                         MethodRoute {

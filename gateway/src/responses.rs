@@ -67,13 +67,13 @@ impl GatewayError {
     /// The configured headers (and status override) for this response: its own type's
     /// configuration, else DEFAULT_4XX / DEFAULT_5XX. Unconfigured: no extra headers — and so
     /// no CORS, exactly as in AWS.
-    pub fn configured(self, snapshot: &Snapshot) -> (StatusCode, Vec<(String, String)>) {
+    pub fn configured(self, snapshot: &Snapshot) -> (StatusCode, &[(String, String)]) {
         let shape = self.shape();
         let fallback = if shape.status.is_server_error() { "DEFAULT_5XX" } else { "DEFAULT_4XX" };
         let config = snapshot.gateway_responses.get(shape.kind).or_else(|| snapshot.gateway_responses.get(fallback));
         match config {
-            Some(c) => (c.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(shape.status), c.headers.clone()),
-            None => (shape.status, Vec::new()),
+            Some(c) => (c.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(shape.status), &c.headers),
+            None => (shape.status, &[]),
         }
     }
 }

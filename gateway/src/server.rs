@@ -84,18 +84,20 @@ impl Ids {
 fn error_response(error: GatewayError, snapshot: &Snapshot, ids: &Ids) -> Response {
     let shape = error.shape();
     let (status, headers) = error.configured(snapshot);
-    let mut response = Response::new(Body::from(json!({ "message": shape.message }).to_string()));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("x-amzn-errortype", HeaderValue::from_static(shape.error_type));
-    for (name, value) in headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            h.insert(n, v);
-        }
-    }
+    let mut response = stamp_json(status, json!({ "message": shape.message }), Some(shape.error_type));
+    // After content-type and the error type, so that configured headers may override them.
+    insert_headers(&mut response, headers);
     ids.stamp(&mut response);
     response
+}
+
+/// Sets each (name, value) pair that is a valid header; the rest are skipped.
+fn insert_headers(response: &mut Response, pairs: &[(String, String)]) {
+    for (name, value) in pairs {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            response.headers_mut().insert(n, v);
+        }
+    }
 }
 
 async fn handle<C: Clock + 'static>(
@@ -161,11 +163,7 @@ async fn handle<C: Clock + 'static>(
     let mut response = match &route.integration {
         Integration::Mock { headers } => {
             let mut response = Response::new(Body::empty());
-            for (name, value) in headers {
-                if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
-                    response.headers_mut().insert(n, v);
-                }
-            }
+            insert_headers(&mut response, headers);
             response
         }
         Integration::Unsupported(what) => {
@@ -265,9 +263,8 @@ fn health(snapshot: &Snapshot, ids: &Ids) -> Response {
     let mut stages: Vec<&String> = snapshot.stages.keys().collect();
     stages.sort();
     let body = json!({"ready": ready, "apiId": snapshot.api_id, "stages": stages, "keys": snapshot.keys_by_value.len(), "plans": snapshot.plans.len()});
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut response = stamp_json(status, body, None);
     ids.stamp(&mut response);
     response
 }

@@ -74,7 +74,7 @@ impl Ctx {
         Ok(Self {
             sys,
             aws: clients,
-            report: Report::default(),
+            report: Report,
             account: identity.account().unwrap_or_default().to_owned(),
             region,
             gateway,

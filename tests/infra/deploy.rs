@@ -122,7 +122,7 @@ async fn each_broken_link_is_named_and_repaired() {
                 // As a console user would: the method without a key, then "Deploy API".
                 gw.delete_method().rest_api_id(&api).resource_id(&students).http_method("GET").send().await.unwrap();
                 let uri = harness::apigateway::lambda_uri(&function_arn);
-                harness::apigateway::put_proxy_method(&gw, &api, &students, "GET", false, &uri).await;
+                harness::apigateway::put_proxy_method(gw, &api, &students, "GET", false, &uri).await;
                 gw.create_deployment().rest_api_id(&api).stage_name("prod").send().await.unwrap();
             }
             "key disabled" => {

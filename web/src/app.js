@@ -61,12 +61,10 @@ const state = {
   students: new Map(),
   /** True once one full load finished (the list is complete). */
   complete: false,
-  /** The load in progress: { id, next: Map, controller }. */
+  /** The load in progress: { next: Map, controller }. */
   loading: null,
-  loadCounter: 0,
   loadsFinished: 0,
   lastLoadFailed: false,
-  lastError: '',
   sort: { key: 'studentid', dir: 'ascending' },
   query: '',
   highlight: null,
@@ -96,13 +94,11 @@ function storageSet(key, value) {
 // ---------------------------------------------------------------- messages
 
 function showError(message) {
-  state.lastError = message;
   ui.errorText.textContent = message;
   ui.errorBanner.hidden = false;
 }
 
 function clearError() {
-  state.lastError = '';
   ui.errorText.textContent = '';
   ui.errorBanner.hidden = true;
 }
@@ -297,7 +293,6 @@ function renderTable() {
   }
   ui.tbody.replaceChildren(fragment);
   ui.count.dataset.shown = String(list.length);
-  ui.count.dataset.total = String(state.students.size);
   setCount();
   renderSortHeaders();
 }
@@ -378,7 +373,7 @@ async function loadStudents() {
   cancelLoad();
   const api = client();
   const controller = new AbortController();
-  const load = { id: ++state.loadCounter, next: new Map(), controller };
+  const load = { next: new Map(), controller };
   state.loading = load;
   state.lastLoadFailed = false;
   const current = () => state.loading === load;
@@ -648,10 +643,7 @@ async function readConfig() {
 }
 
 async function start() {
-  ui.errorDismiss.addEventListener('click', () => {
-    clearError();
-    ui.errorBanner.hidden = true;
-  });
+  ui.errorDismiss.addEventListener('click', clearError);
   ui.settingsForm.addEventListener('submit', onSaveSettings);
   ui.forgetKey.addEventListener('click', onForgetKey);
   ui.showKey.addEventListener('change', () => {

@@ -11,11 +11,10 @@ import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { checkStudent } from '../src/validate.js';
+import { FIELDS, checkStudent } from '../src/validate.js';
 
 const HOST = '127.0.0.1';
 const STAGE = '/prod';
-const FIELDS = ['studentid', 'name', 'class', 'birthdate', 'email'];
 
 const CORS = {
   'Access-Control-Allow-Origin': '*',

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { FIELDS } from '../src/validate.js';
 
 export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DIST_DIR = join(WEB_DIR, 'dist');
@@ -169,7 +170,7 @@ export function uniqueId(prefix = 'WT') {
 
 /** Fills the add-student form (values as given, no checks). */
 export async function fillStudent(page, student) {
-  for (const field of ['studentid', 'name', 'class', 'birthdate', 'email']) {
+  for (const field of FIELDS) {
     await page.getByTestId(`field-${field}`).fill(student[field]);
   }
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { startServer, CSP } from './serve.mjs';
 import { startFakeApi, makeStudents } from './fake-api.mjs';
+import { FIELDS } from '../src/validate.js';
 import {
   DIST_DIR,
   PHONE,
@@ -25,7 +26,6 @@ import {
 } from './helpers.mjs';
 
 const CLOSED_API = 'http://127.0.0.1:9/prod';
-const FIELD_IDS = ['studentid', 'name', 'class', 'birthdate', 'email'];
 
 let browser;
 const cleanups = [];
@@ -203,7 +203,7 @@ test('per-field checks show as the user types, and an invalid form sends nothing
   await p.reload();
   await p.locator('html[data-ready="true"]').waitFor();
   await p.getByTestId('submit-student').click();
-  for (const field of FIELD_IDS) {
+  for (const field of FIELDS) {
     await p.getByTestId(`field-error-${field}`).waitFor({ state: 'visible' });
   }
   await screenshot(p, 'ui-form-errors');

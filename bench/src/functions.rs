@@ -131,18 +131,12 @@ pub async fn backup(sizes: &[usize]) -> Vec<Row> {
         let _ = child.kill().await;
         let cpu = cpu_after - cpu_before;
         let base = *first_rss.get_or_insert(rss);
-        rows.push(Row {
-            what: format!("backup {size} students: wall (vs bare scan, same pages)"),
-            measured: ms(wall),
-            ceiling: ms(scan),
-            ratio: format!("{:.2}x", wall.as_secs_f64() / scan.as_secs_f64()),
-        });
-        rows.push(Row {
-            what: format!("bare scan {size}, {SCAN_PAGE_ITEMS}-item pages (vs 1 MB pages)"),
-            measured: ms(scan),
-            ceiling: ms(default_pages),
-            ratio: format!("{:.2}x", scan.as_secs_f64() / default_pages.as_secs_f64()),
-        });
+        rows.push(Row::versus(format!("backup {size} students: wall (vs bare scan, same pages)"), wall, scan));
+        rows.push(Row::versus(
+            format!("bare scan {size}, {SCAN_PAGE_ITEMS}-item pages (vs 1 MB pages)"),
+            scan,
+            default_pages,
+        ));
         // The kernel counts CPU time in 10 ms ticks: less than one tick reads as zero.
         let (cpu_shown, cpu_bound) = if cpu.is_zero() { (CPU_TICK, "< ") } else { (cpu, "") };
         rows.push(Row {
@@ -208,15 +202,7 @@ pub async fn requests(requests: usize) -> Vec<Row> {
     for v in [&mut get, &mut scan, &mut post, &mut put] {
         v.sort();
     }
-    let row = |what: &str, a: &[Duration], b: &[Duration]| {
-        let (x, y) = (percentile(a, 50.0), percentile(b, 50.0));
-        Row {
-            what: what.to_owned(),
-            measured: ms(x),
-            ceiling: ms(y),
-            ratio: format!("{:.2}x", x.as_secs_f64() / y.as_secs_f64()),
-        }
-    };
+    let row = |what: &str, a: &[Duration], b: &[Duration]| Row::versus(what, percentile(a, 50.0), percentile(b, 50.0));
     vec![
         row("GET one page (100) p50 (vs bare Scan limit 100)", &get, &scan),
         row("POST one student p50, email included (vs bare conditional PutItem)", &post, &put),
@@ -246,12 +232,7 @@ pub async fn cold_starts(runs: usize) -> Vec<Row> {
         ours.sort();
         echo.sort();
         let (a, b) = (percentile(&ours, 50.0), percentile(&echo, 50.0));
-        rows.push(Row {
-            what: format!("cold start {bin} p50 (vs minimal lambda_runtime)"),
-            measured: ms(a),
-            ceiling: ms(b),
-            ratio: format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64()),
-        });
+        rows.push(Row::versus(format!("cold start {bin} p50 (vs minimal lambda_runtime)"), a, b));
     }
     rows
 }

@@ -107,11 +107,10 @@ pub async fn rejections(stack: &Stack, connections: usize, seconds: f64) -> Vec<
         .spawn()
         .expect("bare server");
     let bare_url = format!("http://127.0.0.1:{port}/prod/students");
-    let start = Instant::now();
-    while stack.http.get(&bare_url).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "the bare server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness::wait_until("the bare server", Duration::from_secs(10), || async {
+        stack.http.get(&bare_url).send().await.is_ok()
+    })
+    .await;
     let gateway_url = format!("{}/students", stack.api_url);
     let gateway = rate(&stack.http, &gateway_url, 403, connections, seconds).await;
     let ceiling = rate(&stack.http, &bare_url, 403, connections, seconds).await;

@@ -20,6 +20,18 @@ pub struct Row {
     pub ratio: String,
 }
 
+impl Row {
+    /// `measured` against `ceiling`, both times, with their ratio.
+    pub fn versus(what: impl Into<String>, measured: Duration, ceiling: Duration) -> Self {
+        Self {
+            what: what.into(),
+            measured: ms(measured),
+            ceiling: ms(ceiling),
+            ratio: format!("{:.2}x", measured.as_secs_f64() / ceiling.as_secs_f64()),
+        }
+    }
+}
+
 pub fn print(rows: &[Row]) {
     let w = |f: fn(&Row) -> &String| rows.iter().map(|r| f(r).len()).max().unwrap_or(0);
     let (a, b, c) = (w(|r| &r.what).max(4), w(|r| &r.measured).max(8), w(|r| &r.ceiling).max(7));

@@ -91,7 +91,7 @@ fn tail_logs(dir: &Path) -> String {
 /// Sends `signal` to a process (`target` > 0) or a process group (`target` < 0) — through
 /// the system call, never the `kill` program: procps' `kill -KILL -11861` reads `-1`,
 /// which means every process the user may signal.
-fn signal(target: i32, signal: i32) {
+pub fn signal(target: i32, signal: i32) {
     assert!(target != 0 && target != -1, "refusing to signal {target}");
     // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe {

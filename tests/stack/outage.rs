@@ -7,14 +7,6 @@ use harness::stack::LocalStack;
 
 use crate::common::{call, within};
 
-fn signal_group(pid: i32, signal: i32) {
-    assert!(pid > 1);
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe {
-        libc::kill(-pid, signal);
-    }
-}
-
 #[tokio::test]
 async fn a_frozen_emulator_gives_5xx_and_the_stack_recovers() {
     let stack = LocalStack::start(&[
@@ -28,11 +20,11 @@ async fn a_frozen_emulator_gives_5xx_and_the_stack_recovers() {
     let moto: i32 = std::fs::read_to_string(stack.dir.join("moto.pid")).unwrap().trim().parse().unwrap();
 
     // Frozen: connections are accepted by the kernel and never answered.
-    signal_group(moto, libc::SIGSTOP);
+    harness::stack::signal(-moto, libc::SIGSTOP);
     let start = Instant::now();
     let answer = call(&stack, "GET", "/students", Some(&key), None).await;
     let took = start.elapsed();
-    signal_group(moto, libc::SIGCONT);
+    harness::stack::signal(-moto, libc::SIGCONT);
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(answer.body["message"], "the database is unavailable, try again in a moment");
     assert_eq!(answer.header("access-control-allow-origin"), "*");

@@ -20,6 +20,7 @@ import {
   launchBrowser,
   loadsFinished,
   openPage,
+  recordButtonStates,
   saveSettings,
   screenshot,
   stackConfig,
@@ -243,16 +244,7 @@ test('7. the backup link downloads a JSON array with every student in the table'
   const shown = await tableIds(page);
   assert.equal(shown.length, await total(page));
 
-  await page.evaluate(() => {
-    window.__backupStates = [];
-    const button = document.querySelector('[data-testid="backup-button"]');
-    new MutationObserver(() => window.__backupStates.push(`${button.disabled}:${button.textContent.trim()}`)).observe(button, {
-      attributes: true,
-      childList: true,
-      subtree: true,
-      characterData: true,
-    });
-  });
+  const buttonStates = await recordButtonStates(page, 'backup-button');
   await page.getByTestId('backup-button').click();
   await page.waitForFunction(
     () => !document.querySelector('[data-testid="backup-result"]').hidden || !document.querySelector('[data-testid="error-banner"]').hidden,
@@ -260,7 +252,7 @@ test('7. the backup link downloads a JSON array with every student in the table'
     { timeout: 120_000 },
   );
   if (await page.getByTestId('error-banner').isVisible()) assert.fail(`backup failed: ${await page.getByTestId('error-text').textContent()}`);
-  const states = await page.evaluate(() => window.__backupStates);
+  const states = await buttonStates();
   assert.ok(states.includes('true:Backing up…'), `the button showed progress (states: ${states.join(', ')})`);
 
   const link = page.getByTestId('backup-link');

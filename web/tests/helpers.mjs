@@ -174,3 +174,21 @@ export async function fillStudent(page, student) {
     await page.getByTestId(`field-${field}`).fill(student[field]);
   }
 }
+
+/**
+ * Starts recording every state (`disabled:text`) the button `testId` passes through; returns a
+ * function that reads the states so far.
+ */
+export async function recordButtonStates(page, testId) {
+  await page.evaluate((id) => {
+    window.__buttonStates = [];
+    const button = document.querySelector(`[data-testid="${id}"]`);
+    new MutationObserver(() => window.__buttonStates.push(`${button.disabled}:${button.textContent.trim()}`)).observe(button, {
+      attributes: true,
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+  }, testId);
+  return () => page.evaluate(() => window.__buttonStates);
+}

@@ -19,6 +19,7 @@ import {
   launchBrowser,
   loadsFinished,
   openPage,
+  recordButtonStates,
   saveSettings,
   screenshot,
   tableIds,
@@ -436,19 +437,10 @@ test('backup shows progress, then count, size and a link whose download has ever
   const { page: p, problems } = await page(t);
   await gotoReady(p, server.url);
   await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
-  await p.evaluate(() => {
-    window.__backupStates = [];
-    const button = document.querySelector('[data-testid="backup-button"]');
-    new MutationObserver(() => window.__backupStates.push(`${button.disabled}:${button.textContent.trim()}`)).observe(button, {
-      attributes: true,
-      childList: true,
-      subtree: true,
-      characterData: true,
-    });
-  });
+  const buttonStates = await recordButtonStates(p, 'backup-button');
   await p.getByTestId('backup-button').click();
   await p.getByTestId('backup-link').waitFor({ state: 'visible' });
-  const states = await p.evaluate(() => window.__backupStates);
+  const states = await buttonStates();
   assert.ok(states.includes('true:Backing up…'), `button states: ${states.join(', ')}`);
   assert.equal(await p.getByTestId('backup-button').isDisabled(), false);
   assert.equal((await p.getByTestId('backup-count').textContent()).trim(), '1,200');

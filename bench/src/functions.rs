@@ -3,7 +3,6 @@
 //! against the one DynamoDB call they make, cold start against a minimal `lambda_runtime`
 //! binary.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -11,6 +10,8 @@ use harness::Emulator;
 use harness::events::proxy_event;
 use harness::runtime::{FakeRuntime, Outcome};
 use students::backup::{DEFAULT_SEGMENTS, SCAN_PAGE_ITEMS};
+use system::names::{BACKUP_FUNCTION, BUCKET, FUNCTIONS, GET_FUNCTION, INSERT_FUNCTION, TABLE};
+use system::{Student, env};
 
 use crate::stats::{Row, ms, percentile};
 
@@ -20,8 +21,8 @@ const RECIPIENT: &str = "admin@school.example.com";
 /// An emulator with the table, the bucket and verified addresses.
 async fn world() -> (Emulator, aws_sdk_dynamodb::Client) {
     let emulator = Emulator::start().await;
-    let db = emulator.create_table("studentData").await;
-    emulator.create_bucket("student-backup-20250706").await;
+    let db = emulator.create_table(TABLE).await;
+    emulator.create_bucket(BUCKET).await;
     emulator.verify_sender(SENDER).await;
     emulator.verify_sender(RECIPIENT).await;
     (emulator, db)
@@ -30,13 +31,13 @@ async fn world() -> (Emulator, aws_sdk_dynamodb::Client) {
 fn function_env(emulator: &Emulator) -> Vec<(&'static str, String)> {
     let mut env = emulator.function_env();
     env.extend([
-        ("TABLE_NAME", "studentData".to_owned()),
-        ("S3_BUCKET_NAME", "student-backup-20250706".to_owned()),
-        ("SENDER_EMAIL", SENDER.to_owned()),
-        ("RECIPIENT_EMAIL", RECIPIENT.to_owned()),
+        (env::TABLE_NAME, TABLE.to_owned()),
+        (env::S3_BUCKET_NAME, BUCKET.to_owned()),
+        (env::SENDER_EMAIL, SENDER.to_owned()),
+        (env::RECIPIENT_EMAIL, RECIPIENT.to_owned()),
         // The backup of 50,000 students takes longer than the default 12 s operation bound.
-        ("AWS_OPERATION_TIMEOUT_MS", "120000".to_owned()),
-        ("AWS_ATTEMPT_TIMEOUT_MS", "60000".to_owned()),
+        (env::AWS_OPERATION_TIMEOUT_MS, "120000".to_owned()),
+        (env::AWS_ATTEMPT_TIMEOUT_MS, "60000".to_owned()),
     ]);
     env
 }
@@ -50,23 +51,22 @@ async fn seed(db: &aws_sdk_dynamodb::Client, from: usize, to: usize) {
             let mut requests: Vec<WriteRequest> = batch
                 .iter()
                 .map(|n| {
-                    let s = |v: String| AttributeValue::S(v);
-                    let item = HashMap::from([
-                        ("studentid".to_owned(), s(format!("B{n:07}"))),
-                        ("name".to_owned(), s(format!("Benchmark Student Number {n}"))),
-                        ("class".to_owned(), s(format!("1{}A{}", n % 3, n % 7))),
-                        ("birthdate".to_owned(), s(format!("20{:02}-{:02}-{:02}", n % 10, 1 + n % 12, 1 + n % 28))),
-                        ("email".to_owned(), s(format!("student{n}@school.example.com"))),
-                    ]);
+                    let item = Student {
+                        studentid: format!("B{n:07}"),
+                        name: format!("Benchmark Student Number {n}"),
+                        class: format!("1{}A{}", n % 3, n % 7),
+                        birthdate: format!("20{:02}-{:02}-{:02}", n % 10, 1 + n % 12, 1 + n % 28),
+                        email: format!("student{n}@school.example.com"),
+                    }
+                    .into_item(AttributeValue::S);
                     WriteRequest::builder()
                         .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
                         .build()
                 })
                 .collect();
             for _ in 0..10 {
-                let out =
-                    db.batch_write_item().request_items("studentData", requests).send().await.expect("batch write");
-                requests = out.unprocessed_items.and_then(|mut m| m.remove("studentData")).unwrap_or_default();
+                let out = db.batch_write_item().request_items(TABLE, requests).send().await.expect("batch write");
+                requests = out.unprocessed_items.and_then(|mut m| m.remove(TABLE)).unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -81,7 +81,7 @@ async fn seed(db: &aws_sdk_dynamodb::Client, from: usize, to: usize) {
 async fn bare_scan(db: &aws_sdk_dynamodb::Client, segments: i32, page_items: Option<i32>) -> (usize, Duration) {
     let start = Instant::now();
     let scans = (0..segments).map(|segment| {
-        let scan = db.scan().table_name("studentData").set_limit(page_items);
+        let scan = db.scan().table_name(TABLE).set_limit(page_items);
         let scan = if segments > 1 { scan.segment(segment).total_segments(segments) } else { scan };
         scan.into_paginator().items().send().try_collect()
     });
@@ -118,7 +118,7 @@ pub async fn backup(sizes: &[usize]) -> Vec<Row> {
         let (count, default_pages) = bare_scan(&db, 1, None).await;
         assert_eq!(count, size);
         let runtime = FakeRuntime::start().await;
-        let mut child = runtime.spawn_function("BackupDynamoDBAndSendEmail", &function_env(&emulator));
+        let mut child = runtime.spawn_function(BACKUP_FUNCTION, &function_env(&emulator));
         runtime.first_poll(Duration::from_secs(30)).await;
         let pid = child.id().unwrap();
         let (cpu_before, _) = usage(pid);
@@ -160,8 +160,8 @@ pub async fn requests(requests: usize) -> Vec<Row> {
     seed(&db, 0, 1000).await;
     let env = function_env(&emulator);
     let (get_rt, post_rt) = (FakeRuntime::start().await, FakeRuntime::start().await);
-    let _get = get_rt.spawn_function("getStudentData", &env);
-    let _post = post_rt.spawn_function("insertStudentData", &env);
+    let _get = get_rt.spawn_function(GET_FUNCTION, &env);
+    let _post = post_rt.spawn_function(INSERT_FUNCTION, &env);
     get_rt.first_poll(Duration::from_secs(30)).await;
     post_rt.first_poll(Duration::from_secs(30)).await;
     let page = proxy_event("GET", "/students", &[("limit", "100")], None);
@@ -172,7 +172,7 @@ pub async fn requests(requests: usize) -> Vec<Row> {
         assert_eq!(r["statusCode"], 200);
         let g = t.elapsed();
         let t = Instant::now();
-        db.scan().table_name("studentData").limit(100).send().await.unwrap();
+        db.scan().table_name(TABLE).limit(100).send().await.unwrap();
         let s = t.elapsed();
         let body = serde_json::json!({"studentid": format!("P{i:06}"), "name": "Bench Post", "class": "1A", "birthdate": "2010-01-01", "email": "post@example.com"});
         let t = Instant::now();
@@ -184,8 +184,8 @@ pub async fn requests(requests: usize) -> Vec<Row> {
         let p = t.elapsed();
         let t = Instant::now();
         db.put_item()
-            .table_name("studentData")
-            .item("studentid", AttributeValue::S(format!("Q{i:06}")))
+            .table_name(TABLE)
+            .item(system::student::KEY, AttributeValue::S(format!("Q{i:06}")))
             .item("name", AttributeValue::S("Bench Put".into()))
             .condition_expression("attribute_not_exists(studentid)")
             .send()
@@ -223,7 +223,7 @@ pub async fn cold_starts(runs: usize) -> Vec<Row> {
     let emulator = Emulator::start().await;
     let env = function_env(&emulator);
     let mut rows = Vec::new();
-    for bin in ["getStudentData", "insertStudentData", "BackupDynamoDBAndSendEmail"] {
+    for bin in FUNCTIONS {
         let (mut ours, mut echo) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             ours.push(cold_start(bin, &env).await);
@@ -240,7 +240,7 @@ pub async fn cold_starts(runs: usize) -> Vec<Row> {
 /// The arm64 release zips, when `cargo lambda build` has made them.
 pub fn zip_sizes(lambda_target: Option<&str>) -> Vec<Row> {
     let Some(dir) = lambda_target else { return Vec::new() };
-    ["getStudentData", "insertStudentData", "BackupDynamoDBAndSendEmail"]
+    FUNCTIONS
         .iter()
         .filter_map(|f| {
             let size = std::fs::metadata(format!("{dir}/lambda/{f}/bootstrap.zip")).ok()?.len();

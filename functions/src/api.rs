@@ -88,7 +88,7 @@ impl Responder {
         let origin = HeaderValue::from_str(self.origin.as_str()).expect("origins are parsed at start-up");
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         // A browser script may read only exposed headers: the list's next page is in these.
-        headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("X-Next-Cursor, Link"));
+        headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(system::CORS_EXPOSE_HEADERS));
         if !self.origin.is_any() {
             headers.insert(VARY, HeaderValue::from_static("Origin"));
         }
@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
         assert_eq!(r.headers()["vary"], "Origin");
-        assert_eq!(r.headers()["access-control-expose-headers"], "X-Next-Cursor, Link");
+        assert_eq!(r.headers()["access-control-expose-headers"], "X-Next-Cursor,Link");
     }
 
     #[test]

@@ -11,11 +11,11 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+pub use system::backup::Manifest;
+use system::backup::{BackupId, MANIFEST_FORMAT};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 
 use crate::aws::{Failure, classify};
 use crate::domain::PageCursor;
@@ -31,8 +31,6 @@ pub const DEFAULT_SEGMENTS: i32 = 4;
 /// few more requests (reading costs the same: capacity is charged by size, not by page).
 pub const SCAN_PAGE_ITEMS: u16 = 1000;
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(3600);
-/// Marks the manifest format, so a restore can refuse what it does not understand.
-pub const MANIFEST_FORMAT: &str = "student-backup/1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -69,34 +67,10 @@ where
     BackupError::Write { operation, failure: classify(&err), source: Box::new(err) }
 }
 
-/// What a restore needs to find and check a backup; stored beside it as `<name>.manifest.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    pub format: String,
-    pub bucket: String,
-    pub key: String,
-    pub table: String,
-    pub count: u64,
-    pub bytes: u64,
-    pub sha256: String,
-    pub created_at: String,
-}
-
-/// The manifest's key for a backup's key.
-pub fn manifest_key(backup_key: &str) -> String {
-    format!("{}.manifest.json", backup_key.trim_end_matches(".json"))
-}
-
-/// `backups/backup-YYYYMMDD-HHMMSS-<suffix>.json`: sortable by time, and unique even for two
-/// backups in the same second.
-pub fn backup_key(now: OffsetDateTime) -> String {
-    let stamp = now
-        .to_offset(time::UtcOffset::UTC)
-        .format(format_description!("[year][month][day]-[hour][minute][second]"))
-        .expect("a UTC time formats");
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    format!("backups/backup-{stamp}-{suffix}.json")
+/// A new backup's id: the time, and random bits so two backups of one second differ.
+pub fn new_backup_id(now: OffsetDateTime) -> BackupId {
+    let random = u32::from_be_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().expect("4 bytes"));
+    BackupId::new(now, random)
 }
 
 /// Writes backups of one table to one bucket.
@@ -136,7 +110,8 @@ impl BackupWriter {
     /// failure nothing is left behind: the multipart upload is aborted (or the completed
     /// object deleted when the manifest cannot be written).
     pub async fn write(&self, store: &impl StudentStore, now: OffsetDateTime) -> Result<Manifest, BackupError> {
-        let key = backup_key(now);
+        let id = new_backup_id(now);
+        let key = id.object_key();
         let upload = self
             .s3
             .create_multipart_upload()
@@ -187,7 +162,7 @@ impl BackupWriter {
             .s3
             .put_object()
             .bucket(&self.bucket)
-            .key(manifest_key(&key))
+            .key(id.manifest_key())
             .content_type("application/json")
             .body(ByteStream::from(serde_json::to_vec_pretty(&manifest).expect("plain data")))
             .send()
@@ -394,12 +369,10 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn keys_are_timestamped_unique_and_have_a_manifest_beside_them() {
+    fn two_backups_in_one_second_get_different_ids() {
         let now = datetime!(2025-07-06 09:08:07 UTC);
-        let (a, b) = (backup_key(now), backup_key(now));
-        assert!(a.starts_with("backups/backup-20250706-090807-") && a.ends_with(".json"), "{a}");
-        assert_eq!(a.len(), "backups/backup-20250706-090807-12345678.json".len());
+        let (a, b) = (new_backup_id(now), new_backup_id(now));
+        assert!(a.as_str().starts_with("backup-20250706-090807-"), "{a}");
         assert_ne!(a, b);
-        assert_eq!(manifest_key("backups/backup-x.json"), "backups/backup-x.manifest.json");
     }
 }

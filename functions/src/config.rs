@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use system::{env, names};
+
 use crate::domain::Email;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,9 +34,6 @@ impl<const N: usize> Source for [(&str, &str); N] {
         self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     }
 }
-
-pub const DEFAULT_TABLE: &str = "studentData";
-pub const DEFAULT_BUCKET: &str = "student-backup-20250706";
 
 fn or_default(source: &impl Source, name: &str, default: &str) -> String {
     source.get(name).unwrap_or_else(|| default.to_owned())
@@ -69,9 +68,9 @@ pub struct Timeouts {
 impl Timeouts {
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
         Ok(Self {
-            connect: millis(source, "AWS_CONNECT_TIMEOUT_MS", 2_000)?,
-            attempt: millis(source, "AWS_ATTEMPT_TIMEOUT_MS", 5_000)?,
-            operation: millis(source, "AWS_OPERATION_TIMEOUT_MS", 12_000)?,
+            connect: millis(source, env::AWS_CONNECT_TIMEOUT_MS, 2_000)?,
+            attempt: millis(source, env::AWS_ATTEMPT_TIMEOUT_MS, 5_000)?,
+            operation: millis(source, env::AWS_OPERATION_TIMEOUT_MS, 12_000)?,
         })
     }
 }
@@ -116,11 +115,11 @@ pub struct CommonConfig {
 
 impl CommonConfig {
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
-        let origin = or_default(source, "ALLOWED_ORIGIN", "*");
+        let origin = or_default(source, env::ALLOWED_ORIGIN, "*");
         Ok(Self {
-            table_name: or_default(source, "TABLE_NAME", DEFAULT_TABLE),
+            table_name: or_default(source, env::TABLE_NAME, names::TABLE),
             allowed_origin: AllowedOrigin::parse(&origin)
-                .map_err(|reason| ConfigError::Invalid { name: "ALLOWED_ORIGIN", reason })?,
+                .map_err(|reason| ConfigError::Invalid { name: env::ALLOWED_ORIGIN, reason })?,
             timeouts: Timeouts::from_source(source)?,
         })
     }
@@ -135,7 +134,7 @@ pub struct InsertConfig {
 
 impl InsertConfig {
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
-        Ok(Self { common: CommonConfig::from_source(source)?, sender: email(source, "SENDER_EMAIL")? })
+        Ok(Self { common: CommonConfig::from_source(source)?, sender: email(source, env::SENDER_EMAIL)? })
     }
 }
 
@@ -152,9 +151,9 @@ impl BackupConfig {
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
         Ok(Self {
             common: CommonConfig::from_source(source)?,
-            bucket: or_default(source, "S3_BUCKET_NAME", DEFAULT_BUCKET),
-            sender: email(source, "SENDER_EMAIL")?,
-            recipient: email(source, "RECIPIENT_EMAIL")?,
+            bucket: or_default(source, env::S3_BUCKET_NAME, names::BUCKET),
+            sender: email(source, env::SENDER_EMAIL)?,
+            recipient: email(source, env::RECIPIENT_EMAIL)?,
         })
     }
 }

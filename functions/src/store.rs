@@ -6,10 +6,10 @@ use std::future::Future;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use system::student::KEY;
+
 use crate::aws::{Failure, classify};
 use crate::domain::{NewStudent, PageCursor, Student};
-
-const KEY: &str = "studentid";
 
 /// One page of a scan, and where the next one starts (if anything may remain).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl StudentStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(s)))
+            .set_item(Some(s.into_item(AttributeValue::S)))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", KEY)
             .send()
@@ -124,34 +124,16 @@ impl StudentStore for DynamoStore {
     }
 }
 
-fn to_item(s: Student) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (KEY.to_owned(), AttributeValue::S(s.studentid)),
-        ("name".to_owned(), AttributeValue::S(s.name)),
-        ("class".to_owned(), AttributeValue::S(s.class)),
-        ("birthdate".to_owned(), AttributeValue::S(s.birthdate)),
-        ("email".to_owned(), AttributeValue::S(s.email)),
-    ])
-}
-
 /// Items written by other tools may lack an attribute or store it as a number; they are
 /// shown as well as they can be rather than failing the whole page.
-fn from_item(mut item: HashMap<String, AttributeValue>) -> Student {
-    let mut take = |name: &str| match item.remove(name) {
-        Some(AttributeValue::S(s)) | Some(AttributeValue::N(s)) => s,
-        Some(other) => {
-            tracing::warn!(attribute = name, kind = ?other, "student attribute is not a string");
+fn from_item(item: HashMap<String, AttributeValue>) -> Student {
+    Student::from_item(item, |attribute, value| match value {
+        AttributeValue::S(s) | AttributeValue::N(s) => s,
+        other => {
+            tracing::warn!(attribute, kind = ?other, "student attribute is not a string");
             String::new()
         }
-        None => String::new(),
-    };
-    Student {
-        studentid: take(KEY),
-        name: take("name"),
-        class: take("class"),
-        birthdate: take("birthdate"),
-        email: take("email"),
-    }
+    })
 }
 
 /// An in-memory table with the same semantics, for handler tests and local experiments.

@@ -20,7 +20,7 @@ struct Args {
     #[arg(long, env = "LAMBDA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
     lambda_endpoint: String,
     /// The REST API to serve, by name.
-    #[arg(long, env = "API_NAME", default_value = "student")]
+    #[arg(long, env = "API_NAME", default_value = system::names::API)]
     api_name: String,
     /// ... or by id.
     #[arg(long)]

@@ -4,7 +4,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::error::{Result, aws};
 use crate::report::Report;
-use crate::spec::System;
+use system::System;
 
 pub struct Clients {
     pub apigateway: aws_sdk_apigateway::Client,

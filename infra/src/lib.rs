@@ -1,7 +1,8 @@
 //! Deploys the student-records system to AWS (or the emulator) with the AWS SDK, checks the
 //! API key → usage plan → stage linkage, manages keys, reports usage and tears it all down.
 //!
-//! [`spec`] declares the system; every command works from that declaration.
+//! The system is declared in the `student-system` crate ([`system::System`]); every command
+//! works from that declaration.
 
 pub mod commands;
 pub mod context;
@@ -9,7 +10,6 @@ pub mod deploy;
 pub mod error;
 pub mod report;
 pub mod restore;
-pub mod spec;
 pub mod state;
 pub mod verify;
 

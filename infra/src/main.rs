@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use infra::context::{Ctx, sdk_config};
 use infra::deploy::{self, CodeSource};
 use infra::error::{InfraError, Result};
-use infra::spec::{Options, System};
 use infra::{commands, restore, state, verify};
+use system::{Options, System};
 
 #[derive(Parser)]
 #[command(version, about = "Deploy and check the student-records system (API key → usage plan → stage included)")]

@@ -4,20 +4,18 @@
 //! (`<name>.manifest.json`: byte length, SHA-256, student count) and every element has been
 //! read as a student. Students already in the table are skipped unless `--overwrite`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use system::Student;
+use system::backup::{BackupId, MANIFEST_FORMAT, Manifest, PREFIX, manifest_key};
+use system::student::{ATTRIBUTES, KEY};
 
 use crate::context::Ctx;
 use crate::error::{InfraError, Result, aws, found};
 
-/// The manifest format this tool understands (written by `functions/src/backup.rs`).
-pub const MANIFEST_FORMAT: &str = "student-backup/1";
-/// Where the backup function writes its objects.
-pub const PREFIX: &str = "backups/";
 /// DynamoDB's BatchWriteItem limit.
 const BATCH: usize = 25;
 /// Attempts per batch at the items DynamoDB left unprocessed (backoff 50 ms, 100 ms, ...).
@@ -25,46 +23,6 @@ const ATTEMPTS: u32 = 8;
 /// Batch requests failing one after another before the rest is given up.
 const FAILURES_IN_A_ROW: usize = 3;
 const PROGRESS_EVERY: usize = 1000;
-const KEY: &str = "studentid";
-
-/// The fields of a backup's manifest that a restore reads.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    pub format: String,
-    #[serde(default)]
-    pub bucket: String,
-    pub key: String,
-    #[serde(default)]
-    pub table: String,
-    pub count: u64,
-    pub bytes: u64,
-    pub sha256: String,
-    #[serde(default)]
-    pub created_at: String,
-}
-
-/// One element of a backup: five strings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Student {
-    pub studentid: String,
-    pub name: String,
-    pub class: String,
-    pub birthdate: String,
-    pub email: String,
-}
-
-impl Student {
-    fn into_item(self) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (KEY.to_owned(), AttributeValue::S(self.studentid)),
-            ("name".to_owned(), AttributeValue::S(self.name)),
-            ("class".to_owned(), AttributeValue::S(self.class)),
-            ("birthdate".to_owned(), AttributeValue::S(self.birthdate)),
-            ("email".to_owned(), AttributeValue::S(self.email)),
-        ])
-    }
-}
 
 /// Which backup to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,24 +58,9 @@ fn refused(message: String) -> InfraError {
     InfraError::Conflict(format!("refused: {message}"))
 }
 
-/// The manifest's key for a backup's key (as `functions/src/backup.rs` names it).
-pub fn manifest_key(backup_key: &str) -> String {
-    format!("{}.manifest.json", backup_key.trim_end_matches(".json"))
-}
-
-/// A backup object's key: `backups/backup-….json`, not its manifest.
-pub fn is_backup(key: &str) -> bool {
-    key.strip_prefix(PREFIX).is_some_and(|name| {
-        name.starts_with("backup-")
-            && name.ends_with(".json")
-            && !name.ends_with(".manifest.json")
-            && !name.contains('/')
-    })
-}
-
 /// The newest backup among `keys`: keys sort by time (`backup-YYYYMMDD-HHMMSS-…`).
 pub fn newest<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    keys.into_iter().filter(|k| is_backup(k)).max()
+    keys.into_iter().filter(|k| BackupId::of_object(k).is_some()).max()
 }
 
 /// Checks `body` (the object at `key`) against its manifest and reads its students. Takes the
@@ -183,7 +126,7 @@ fn diagnose(body: &[u8], error: serde_json::Error) -> String {
         let Some(object) = element.as_object() else {
             return format!("element {index} is not an object");
         };
-        for field in ["studentid", "name", "class", "birthdate", "email"] {
+        for field in ATTRIBUTES {
             match object.get(field) {
                 Some(serde_json::Value::String(_)) => {}
                 Some(other) => return format!("element {index}: {field} is not a string ({other})"),
@@ -309,7 +252,7 @@ impl Writer<'_> {
             self.tick();
             return;
         }
-        let put = PutRequest::builder().set_item(Some(student.into_item())).build().expect("item set");
+        let put = PutRequest::builder().set_item(Some(student.into_item(AttributeValue::S))).build().expect("item set");
         self.batch.push(WriteRequest::builder().put_request(put).build());
         if self.batch.len() == BATCH {
             self.flush().await;
@@ -522,6 +465,6 @@ mod tests {
             "backups/backup-20250706-235959-ffffffff.manifest.json",
         ];
         assert_eq!(newest(keys), Some("backups/backup-20250706-235959-ffffffff.json"));
-        assert_eq!(newest(["backups/backup-x.manifest.json"]), None);
+        assert_eq!(newest(["backups/backup-20250707-000001-00000000.manifest.json"]), None);
     }
 }

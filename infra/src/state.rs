@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use system::Student;
 
 use crate::context::Ctx;
 use crate::error::{InfraError, Result, aws};
@@ -180,19 +181,22 @@ pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
 
 /// `count` made-up students (ids `SEED-00001`...), for trying the page with data.
 pub fn seed_items(count: usize) -> Vec<HashMap<String, AttributeValue>> {
+    seed_students(count).into_iter().map(|s| s.into_item(AttributeValue::S)).collect()
+}
+
+pub fn seed_students(count: usize) -> Vec<Student> {
     const FIRST: [&str; 10] = ["An", "Binh", "Chi", "Dung", "Giang", "Hoa", "Khanh", "Linh", "Minh", "Nam"];
     const LAST: [&str; 8] = ["Nguyen", "Tran", "Le", "Pham", "Hoang", "Vu", "Dang", "Bui"];
     (1..=count)
         .map(|n| {
             let name = format!("{} {} {}", LAST[n % LAST.len()], FIRST[(n / 3) % FIRST.len()], FIRST[n % FIRST.len()]);
-            let s = |v: String| AttributeValue::S(v);
-            HashMap::from([
-                ("studentid".to_owned(), s(format!("SEED-{n:05}"))),
-                ("name".to_owned(), s(name)),
-                ("class".to_owned(), s(format!("{}A{}", 10 + n % 3, 1 + n % 6))),
-                ("birthdate".to_owned(), s(format!("{}-{:02}-{:02}", 2006 + n % 5, 1 + n % 12, 1 + n % 28))),
-                ("email".to_owned(), s(format!("seed{n}@school.example.com"))),
-            ])
+            Student {
+                studentid: format!("SEED-{n:05}"),
+                name,
+                class: format!("{}A{}", 10 + n % 3, 1 + n % 6),
+                birthdate: format!("{}-{:02}-{:02}", 2006 + n % 5, 1 + n % 12, 1 + n % 28),
+                email: format!("seed{n}@school.example.com"),
+            }
         })
         .collect()
 }
@@ -217,6 +221,6 @@ mod tests {
     fn seeds_are_valid_students() {
         let items = seed_items(3);
         assert_eq!(items.len(), 3);
-        assert_eq!(items[0]["studentid"], AttributeValue::S("SEED-00001".into()));
+        assert_eq!(items[0][system::student::KEY], AttributeValue::S("SEED-00001".into()));
     }
 }

@@ -242,7 +242,7 @@ pub async fn smoke_checks(invoke_url: &str, key: Option<&str>) -> Vec<Check> {
     let call = |key: Option<String>| {
         let mut request = client.get(&url);
         if let Some(k) = key {
-            request = request.header("x-api-key", k);
+            request = request.header(system::names::API_KEY_HEADER, k);
         }
         async move { request.send().await.map(|r| r.status().as_u16()).map_err(|e| e.to_string()) }
     };

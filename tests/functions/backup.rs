@@ -3,8 +3,8 @@
 use harness::events;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use students::backup::{Manifest, manifest_key};
 use students::domain::Student;
+use system::backup::{Manifest, manifest_key};
 
 use crate::stack::{RECIPIENT, Stack, big_student, json};
 

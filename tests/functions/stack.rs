@@ -60,8 +60,8 @@ impl Stack {
     pub fn function_env(&self) -> Vec<(&'static str, String)> {
         let mut env = self.emulator.function_env();
         env.push(("AWS_ENDPOINT_URL_SESV2", self.mail.endpoint.clone()));
-        env.push(("TABLE_NAME", self.table.clone()));
-        env.push(("S3_BUCKET_NAME", self.bucket.clone()));
+        env.push((system::env::TABLE_NAME, self.table.clone()));
+        env.push((system::env::S3_BUCKET_NAME, self.bucket.clone()));
         env
     }
 
@@ -100,16 +100,7 @@ impl Stack {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|s| {
-                    let item = [
-                        ("studentid", &s.studentid),
-                        ("name", &s.name),
-                        ("class", &s.class),
-                        ("birthdate", &s.birthdate),
-                        ("email", &s.email),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.clone())))
-                    .collect();
+                    let item = s.clone().into_item(AttributeValue::S);
                     WriteRequest::builder()
                         .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
                         .build()
@@ -137,7 +128,7 @@ impl Stack {
     pub async fn table_ids(&self) -> Vec<String> {
         let pages = self.dynamodb.scan().table_name(&self.table).into_paginator().items().send();
         let items = pages.try_collect().await.expect("scan");
-        let mut ids: Vec<String> = items.iter().map(|i| i["studentid"].as_s().unwrap().clone()).collect();
+        let mut ids: Vec<String> = items.iter().map(|i| i[system::student::KEY].as_s().unwrap().clone()).collect();
         ids.sort();
         ids
     }

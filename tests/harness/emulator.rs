@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use serde_json::Value;
+use system::student::KEY;
 use tokio::process::{Child, Command};
 
 use crate::{free_port, wait_until, workspace_root};
@@ -88,12 +89,10 @@ impl Emulator {
             .create_table()
             .table_name(name)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(
-                KeySchemaElement::builder().attribute_name("studentid").key_type(KeyType::Hash).build().unwrap(),
-            )
+            .key_schema(KeySchemaElement::builder().attribute_name(KEY).key_type(KeyType::Hash).build().unwrap())
             .attribute_definitions(
                 AttributeDefinition::builder()
-                    .attribute_name("studentid")
+                    .attribute_name(KEY)
                     .attribute_type(ScalarAttributeType::S)
                     .build()
                     .unwrap(),

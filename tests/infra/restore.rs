@@ -20,14 +20,14 @@ type Row = BTreeMap<String, String>;
 fn students(count: usize) -> Vec<Item> {
     (1..=count)
         .map(|n| {
-            let s = |v: String| AttributeValue::S(v);
-            HashMap::from([
-                ("studentid".to_owned(), s(format!("SV{n:05}"))),
-                ("name".to_owned(), s(format!("Nguyen Van {n} \"Đức\""))),
-                ("class".to_owned(), s(format!("{}A{}", 10 + n % 3, 1 + n % 6))),
-                ("birthdate".to_owned(), s(format!("{}-{:02}-{:02}", 2006 + n % 5, 1 + n % 12, 1 + n % 28))),
-                ("email".to_owned(), s(format!("sv{n}@school.example.com"))),
-            ])
+            system::Student {
+                studentid: format!("SV{n:05}"),
+                name: format!("Nguyen Van {n} \"Đức\""),
+                class: format!("{}A{}", 10 + n % 3, 1 + n % 6),
+                birthdate: format!("{}-{:02}-{:02}", 2006 + n % 5, 1 + n % 12, 1 + n % 28),
+                email: format!("sv{n}@school.example.com"),
+            }
+            .into_item(AttributeValue::S)
         })
         .collect()
 }
@@ -169,7 +169,7 @@ async fn a_backup_that_does_not_match_its_manifest_is_refused_and_nothing_is_wri
     let (infra, db, manifest, _) = backed_up(600).await;
     let s3 = aws_sdk_s3::Client::new(&infra.sdk);
     let key = manifest.key.clone();
-    let manifest_key = students::backup::manifest_key(&key);
+    let manifest_key = system::backup::manifest_key(&key);
     let original = s3.get_object().bucket(BUCKET).key(&key).send().await.unwrap().body.collect().await.unwrap();
     let original = original.into_bytes().to_vec();
     assert_eq!(original.len() as u64, manifest.bytes);

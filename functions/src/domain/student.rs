@@ -8,6 +8,8 @@ use email_address::{EmailAddress, Options as EmailOptions};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use system::Student;
+use system::student::ATTRIBUTES as FIELDS;
 use time::{Date, macros::format_description};
 
 /// The largest request body the insert function reads (a student is well under 2 KiB).
@@ -19,19 +21,6 @@ const MAX_CLASS_CHARS: usize = 50;
 const MAX_EMAIL_CHARS: usize = 254;
 /// Dates before this are typing mistakes, not students.
 const EARLIEST_BIRTHDATE: Date = time::macros::date!(1900 - 01 - 01);
-
-const FIELDS: [&str; 5] = ["studentid", "name", "class", "birthdate", "email"];
-
-/// A student as stored and as returned by the API. Values read back from the table are
-/// shown as they are stored; only new students are validated (see [`NewStudent`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Student {
-    pub studentid: String,
-    pub name: String,
-    pub class: String,
-    pub birthdate: String,
-    pub email: String,
-}
 
 /// One problem with one field of a request, as returned in the `errors` array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -134,7 +134,7 @@ pub async fn usage_plan(ctx: &Ctx, api: &str) -> Result<String> {
         let created = gw
             .create_usage_plan()
             .name(name)
-            .description("Student records: 5 requests/s, burst 10, 1000 a day (managed by infra)")
+            .description(format!("Student records: {}, {} (managed by infra)", ctx.sys.throttle, ctx.sys.quota))
             .throttle(throttle(ctx))
             .quota(quota(ctx))
             .api_stages(ApiStage::builder().api_id(api).stage(&ctx.sys.stage).build())

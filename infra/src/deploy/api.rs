@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::context::Ctx;
 use crate::error::{InfraError, Result, aws, found};
 use crate::report::Change;
-use crate::spec::{CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Route};
+use system::{CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Route};
 
 /// The deployment description names the methods it serves, so a later run (and `verify`)
 /// can tell whether the stage serves the current methods.
@@ -253,7 +253,6 @@ pub async fn options(ctx: &Ctx, api: &str, resources: &HashMap<String, String>) 
             .http_method("OPTIONS")
             .status_code("200")
             .set_response_parameters(Some(params))
-            .response_templates("application/json", "")
             .send()
             .await
             .map_err(|e| aws("apigateway:PUT", fail("/integration/responses/200"), e))?;

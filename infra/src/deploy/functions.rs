@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::context::Ctx;
 use crate::error::{InfraError, Result, aws, found};
 use crate::report::Change;
-use crate::spec::Function;
+use system::Function;
 
 const POLICY_NAME: &str = "least-privilege";
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -183,7 +183,7 @@ pub async fn role(ctx: &Ctx, f: &Function) -> Result<String> {
 }
 
 fn environment(f: &Function) -> HashMap<String, String> {
-    f.environment.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    f.environment_vars().collect()
 }
 
 fn config_differs(current: &FunctionConfiguration, f: &Function, role_arn: &str) -> bool {

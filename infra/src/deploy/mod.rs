@@ -8,30 +8,11 @@ pub mod web;
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use system::{FunctionOutputs, Outputs};
 
 use crate::context::Ctx;
 use crate::error::Result;
 pub use functions::CodeSource;
-
-/// What a deploy leaves for people and scripts (written to `.local/`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Outputs {
-    pub invoke_url: String,
-    pub api_id: String,
-    pub stage: String,
-    pub key_id: String,
-    pub key_name: String,
-    pub secret_arn: String,
-    pub usage_plan_id: String,
-    pub region: String,
-    pub table: String,
-    pub bucket: String,
-    /// The web page on CloudFront, when deployed with `--web-dir`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub web_url: Option<String>,
-}
 
 pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<(Outputs, String)> {
     let sys = &ctx.sys;
@@ -77,6 +58,14 @@ pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<(Outputs, String)> {
         region: ctx.region.clone(),
         table: sys.table.clone(),
         bucket: sys.bucket.clone(),
+        functions: sys
+            .functions
+            .iter()
+            .map(|f| {
+                let environment = f.environment_vars().collect();
+                (f.name.clone(), FunctionOutputs { arn: arns[&f.name].clone(), environment })
+            })
+            .collect(),
         web_url: None,
     };
     Ok((outputs, key.value().unwrap_or_default().to_owned()))

@@ -1,15 +1,57 @@
-//! The system, declared once as data: every name, route, limit and permission that `deploy`
-//! creates and `verify` checks lives here and nowhere else.
+//! The deployable system: every resource's name for a prefix, the routes, the usage plan's
+//! limits, CORS, and each function's environment and least-privilege permissions.
 
-/// The functions, by their AWS names (the binaries' names).
-pub const GET_FUNCTION: &str = "getStudentData";
-pub const INSERT_FUNCTION: &str = "insertStudentData";
-pub const BACKUP_FUNCTION: &str = "BackupDynamoDBAndSendEmail";
+use crate::names::{self, BACKUP_FUNCTION, GET_FUNCTION, INSERT_FUNCTION};
+use crate::{backup, env};
 
 /// The console's "Enable CORS" header list, `X-Api-Key` included.
 pub const CORS_ALLOW_HEADERS: &str = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token";
 /// Response headers a browser script may read (the list's pagination headers).
 pub const CORS_EXPOSE_HEADERS: &str = "X-Next-Cursor,Link";
+
+/// The usage plan's throttle: a token bucket of `burst_limit`, refilled at `rate_limit` a second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    pub rate_limit: f64,
+    pub burst_limit: i32,
+}
+
+/// The usage plan's quota: `limit` requests per `period` (`DAY`, `WEEK` or `MONTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: i32,
+    pub period: &'static str,
+}
+
+pub const THROTTLE: Throttle = Throttle { rate_limit: 5.0, burst_limit: 10 };
+pub const QUOTA: Quota = Quota { limit: 1000, period: "DAY" };
+
+impl std::fmt::Display for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} requests/s, burst {}", self.rate_limit, self.burst_limit)
+    }
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} requests/{}", self.limit, self.period)
+    }
+}
+
+/// A route as declared: path, method and the function (by binary name) behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteDecl {
+    pub path: &'static str,
+    pub method: &'static str,
+    pub function: &'static str,
+}
+
+/// Every route requires the API key and proxies to its function (Lambda proxy integration).
+pub const ROUTES: [RouteDecl; 3] = [
+    RouteDecl { path: "/students", method: "GET", function: GET_FUNCTION },
+    RouteDecl { path: "/students", method: "POST", function: INSERT_FUNCTION },
+    RouteDecl { path: "/backup", method: "POST", function: BACKUP_FUNCTION },
+];
 
 /// What the deployer may choose; everything else follows from these.
 #[derive(Debug, Clone)]
@@ -27,18 +69,6 @@ pub struct Options {
     pub api_key_value: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Throttle {
-    pub rate_limit: f64,
-    pub burst_limit: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quota {
-    pub limit: i32,
-    pub period: &'static str,
-}
-
 /// One function: its binary, its handler's needs and the permissions they take.
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -49,6 +79,13 @@ pub struct Function {
     pub timeout_s: i32,
     pub environment: Vec<(&'static str, String)>,
     pub permissions: Vec<Permission>,
+}
+
+impl Function {
+    /// The environment as owned pairs, to collect into whichever map a caller needs.
+    pub fn environment_vars(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.environment.iter().map(|(k, v)| ((*k).to_owned(), v.clone()))
+    }
 }
 
 /// One least-privilege policy statement (templates resolved against the account at deploy).
@@ -80,7 +117,7 @@ impl Resource {
     }
 }
 
-/// A route of the REST API and the function behind it.
+/// A route of the REST API and the function (by its deployed name) behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub path: &'static str,
@@ -107,11 +144,12 @@ pub struct System {
 impl System {
     pub fn new(options: Options) -> Self {
         let p = options.prefix.clone();
-        let table = format!("{p}studentData");
-        let bucket = format!("{}student-backup-20250706", p.to_ascii_lowercase());
         let name = |base: &str| format!("{p}{base}");
+        let table = name(names::TABLE);
+        // Bucket names are lowercase.
+        let bucket = format!("{}{}", p.to_ascii_lowercase(), names::BUCKET);
         let env = |extra: &[(&'static str, String)]| {
-            let mut env = vec![("TABLE_NAME", table.clone()), ("ALLOWED_ORIGIN", options.allowed_origin.clone())];
+            let mut env = vec![(env::TABLE_NAME, table.clone()), (env::ALLOWED_ORIGIN, options.allowed_origin.clone())];
             env.extend_from_slice(extra);
             env
         };
@@ -153,7 +191,7 @@ impl System {
                 INSERT_FUNCTION,
                 128,
                 10,
-                env(&[("SENDER_EMAIL", options.sender_email.clone())]),
+                env(&[(env::SENDER_EMAIL, options.sender_email.clone())]),
                 vec![
                     Permission { actions: vec!["dynamodb:PutItem"], resources: vec![Resource::Table(table.clone())] },
                     send_mail.clone(),
@@ -164,37 +202,34 @@ impl System {
                 256,
                 300,
                 env(&[
-                    ("S3_BUCKET_NAME", bucket.clone()),
-                    ("SENDER_EMAIL", options.sender_email.clone()),
-                    ("RECIPIENT_EMAIL", options.recipient_email.clone()),
+                    (env::S3_BUCKET_NAME, bucket.clone()),
+                    (env::SENDER_EMAIL, options.sender_email.clone()),
+                    (env::RECIPIENT_EMAIL, options.recipient_email.clone()),
                 ]),
                 vec![
                     Permission { actions: vec!["dynamodb:Scan"], resources: vec![Resource::Table(table.clone())] },
                     Permission {
                         // PutObject covers the multipart calls; GetObject signs the download link.
                         actions: vec!["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject"],
-                        resources: vec![Resource::BucketObjects(bucket.clone(), "backups/")],
+                        resources: vec![Resource::BucketObjects(bucket.clone(), backup::PREFIX)],
                     },
                     send_mail,
                 ],
             ),
         ];
-        let route = |path, method, binary: &str| Route { path, method, function: name(binary) };
+        let routes =
+            ROUTES.iter().map(|r| Route { path: r.path, method: r.method, function: name(r.function) }).collect();
         Self {
             table,
             bucket,
-            api: name("student"),
+            api: name(names::API),
             stage: options.stage.clone(),
-            api_key: name("StudentApiKey"),
-            usage_plan: name("StudentUsagePlan"),
-            throttle: Throttle { rate_limit: 5.0, burst_limit: 10 },
-            quota: Quota { limit: 1000, period: "DAY" },
-            secret: format!("{p}student/api-key"),
-            routes: vec![
-                route("/students", "GET", GET_FUNCTION),
-                route("/students", "POST", INSERT_FUNCTION),
-                route("/backup", "POST", BACKUP_FUNCTION),
-            ],
+            api_key: name(names::API_KEY),
+            usage_plan: name(names::USAGE_PLAN),
+            throttle: THROTTLE,
+            quota: QUOTA,
+            secret: name(names::SECRET),
+            routes,
             functions,
             options,
         }
@@ -235,7 +270,7 @@ mod tests {
     fn options(prefix: &str) -> Options {
         Options {
             prefix: prefix.into(),
-            stage: "prod".into(),
+            stage: names::STAGE.into(),
             region: "us-east-1".into(),
             sender_email: "s@example.com".into(),
             recipient_email: "r@example.com".into(),
@@ -254,7 +289,7 @@ mod tests {
         assert_eq!(s.throttle, Throttle { rate_limit: 5.0, burst_limit: 10 });
         assert_eq!(s.quota, Quota { limit: 1000, period: "DAY" });
         let names: Vec<&str> = s.functions.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, [GET_FUNCTION, INSERT_FUNCTION, BACKUP_FUNCTION]);
+        assert_eq!(names, ["getStudentData", "insertStudentData", "BackupDynamoDBAndSendEmail"]);
         assert_eq!(s.paths(), ["/students", "/backup"]);
         assert_eq!(s.methods_of("/students"), "GET,POST,OPTIONS");
     }
@@ -266,6 +301,18 @@ mod tests {
         assert_eq!(s.bucket, "t1-student-backup-20250706");
         assert!(s.functions.iter().all(|f| f.name.starts_with("T1-") && f.role.starts_with("T1-")));
         assert!(s.routes.iter().all(|r| r.function.starts_with("T1-")));
+    }
+
+    #[test]
+    fn each_function_gets_the_environment_it_reads() {
+        let s = System::new(options(""));
+        let env_of = |name: &str| -> Vec<&str> { s.function(name).environment.iter().map(|(k, _)| *k).collect() };
+        assert_eq!(env_of(GET_FUNCTION), [env::TABLE_NAME, env::ALLOWED_ORIGIN]);
+        assert_eq!(env_of(INSERT_FUNCTION), [env::TABLE_NAME, env::ALLOWED_ORIGIN, env::SENDER_EMAIL]);
+        assert_eq!(
+            env_of(BACKUP_FUNCTION),
+            [env::TABLE_NAME, env::ALLOWED_ORIGIN, env::S3_BUCKET_NAME, env::SENDER_EMAIL, env::RECIPIENT_EMAIL]
+        );
     }
 
     #[test]

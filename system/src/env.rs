@@ -1,0 +1,18 @@
+//! The environment variables the functions read. `infra deploy` sets them on each function
+//! and writes them into its outputs; `scripts/dev` hands exactly those to `cargo lambda watch`.
+
+/// The student table.
+pub const TABLE_NAME: &str = "TABLE_NAME";
+/// The backup bucket.
+pub const S3_BUCKET_NAME: &str = "S3_BUCKET_NAME";
+/// The verified SES identity that sends confirmations and backup notices.
+pub const SENDER_EMAIL: &str = "SENDER_EMAIL";
+/// Who receives backup notices.
+pub const RECIPIENT_EMAIL: &str = "RECIPIENT_EMAIL";
+/// `*` or the one origin allowed to read responses (CORS).
+pub const ALLOWED_ORIGIN: &str = "ALLOWED_ORIGIN";
+/// Bounds on every AWS call, in milliseconds (optional).
+pub const AWS_CONNECT_TIMEOUT_MS: &str = "AWS_CONNECT_TIMEOUT_MS";
+pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "AWS_ATTEMPT_TIMEOUT_MS";
+pub const AWS_OPERATION_TIMEOUT_MS: &str = "AWS_OPERATION_TIMEOUT_MS";
+pub const TIMEOUTS: [&str; 3] = [AWS_CONNECT_TIMEOUT_MS, AWS_ATTEMPT_TIMEOUT_MS, AWS_OPERATION_TIMEOUT_MS];

@@ -1,0 +1,26 @@
+//! The product's names. A deployment may prefix them (`--prefix qa-`) so that copies live side
+//! by side; [`crate::System`] applies the prefix.
+
+/// The DynamoDB table of students.
+pub const TABLE: &str = "studentData";
+/// The S3 bucket of backups (bucket names are global and lowercase).
+pub const BUCKET: &str = "student-backup-20250706";
+/// The REST API.
+pub const API: &str = "student";
+/// The API's stage.
+pub const STAGE: &str = "prod";
+/// The API key clients send in `x-api-key`.
+pub const API_KEY: &str = "StudentApiKey";
+/// The usage plan that admits the key to the stage.
+pub const USAGE_PLAN: &str = "StudentUsagePlan";
+/// The Secrets Manager secret holding the key's value (other keys: `<secret>/<key name>`).
+pub const SECRET: &str = "student/api-key";
+
+/// The functions, by their AWS names (= the binaries' names).
+pub const GET_FUNCTION: &str = "getStudentData";
+pub const INSERT_FUNCTION: &str = "insertStudentData";
+pub const BACKUP_FUNCTION: &str = "BackupDynamoDBAndSendEmail";
+pub const FUNCTIONS: [&str; 3] = [GET_FUNCTION, INSERT_FUNCTION, BACKUP_FUNCTION];
+
+/// The header that carries the API key.
+pub const API_KEY_HEADER: &str = "x-api-key";

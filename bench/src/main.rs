@@ -74,13 +74,13 @@ async fn main() {
         Command::Run { stack_env, outputs, requests, seconds, connections, backup_sizes, only, lambda_target } => {
             let wanted = |part: Part| only.is_empty() || only.contains(&part);
             let env = harness::stack::read_stack_env(&stack_env);
-            let outputs: serde_json::Value =
+            let outputs: system::Outputs =
                 serde_json::from_str(&std::fs::read_to_string(outputs).expect("outputs")).unwrap();
             let sdk = harness::Emulator::attach(&env["AWS_ENDPOINT_URL"]).sdk_config().await;
             let stack = Stack {
                 api_url: env["API_URL"].clone(),
                 lambda_endpoint: env["LAMBDA_ENDPOINT"].clone(),
-                api_id: outputs["apiId"].as_str().unwrap().to_owned(),
+                api_id: outputs.api_id,
                 sdk,
                 http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
             };

@@ -63,7 +63,8 @@ impl LocalStack {
         crate::Emulator::attach(&self.env["AWS_ENDPOINT_URL"]).sdk_config().await
     }
 
-    pub fn outputs(&self) -> serde_json::Value {
+    /// What `infra deploy` wrote for this stack.
+    pub fn outputs(&self) -> system::Outputs {
         serde_json::from_str(&std::fs::read_to_string(self.dir.join("outputs.json")).unwrap()).unwrap()
     }
 

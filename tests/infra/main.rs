@@ -1,6 +1,6 @@
 //! `infra` against the real emulator: the binary itself, run as a user runs it.
 
-mod cli;
+mod app;
 mod deploy;
 mod keys;
 mod restore;

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client as Dynamo;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::cli::{Infra, Run};
+use crate::app::{Run, TestApp};
 
 const TABLE: &str = "studentData";
 const BUCKET: &str = "student-backup-20250706";
@@ -96,39 +96,39 @@ async fn set_name(db: &Dynamo, id: &str, name: &str) {
 
 /// A deployed system holding `count` students and a backup of them, made by the backup
 /// function's own writer.
-async fn backed_up(count: usize) -> (Infra, Dynamo, students::backup::Manifest, Vec<Row>) {
-    let infra = Infra::start().await;
-    infra.deploy().await;
-    let db = Dynamo::new(&infra.sdk);
+async fn backed_up(count: usize) -> (TestApp, Dynamo, students::backup::Manifest, Vec<Row>) {
+    let app = TestApp::start().await;
+    app.deploy().await;
+    let db = Dynamo::new(&app.sdk);
     let started = Instant::now();
     put_all(&db, students(count)).await;
     eprintln!("wrote {count} students in {:?}", started.elapsed());
     let before = table(&db).await;
     assert_eq!(before.len(), count);
     let started = Instant::now();
-    let manifest = students::backup::BackupWriter::new(aws_sdk_s3::Client::new(&infra.sdk), BUCKET, TABLE)
+    let manifest = students::backup::BackupWriter::new(aws_sdk_s3::Client::new(&app.sdk), BUCKET, TABLE)
         .write(&students::store::DynamoStore::new(db.clone(), TABLE), time::OffsetDateTime::now_utc())
         .await
         .expect("the backup is written");
     eprintln!("backed up {} students ({} bytes) in {:?}", manifest.count, manifest.bytes, started.elapsed());
     assert_eq!(manifest.count, count as u64);
-    (infra, db, manifest, before)
+    (app, db, manifest, before)
 }
 
-async fn restore(infra: &Infra, args: &[&str]) -> Run {
+async fn restore(app: &TestApp, args: &[&str]) -> Run {
     let started = Instant::now();
-    let run = infra.run(&[&["restore"][..], args].concat()).await;
+    let run = app.run(&[&["restore"][..], args].concat()).await;
     eprintln!("infra restore {} in {:?}:\n{}{}", args.join(" "), started.elapsed(), run.stdout, run.stderr);
     run
 }
 
 #[tokio::test]
 async fn the_latest_backup_restores_an_emptied_table_item_by_item() {
-    let (infra, db, manifest, before) = backed_up(5000).await;
+    let (app, db, manifest, before) = backed_up(5000).await;
     delete_where(&db, |_| false).await;
     assert!(table(&db).await.is_empty());
 
-    let run = restore(&infra, &["--latest"]).await;
+    let run = restore(&app, &["--latest"]).await;
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.lines(), [format!("restored {}: 5000 written, 0 skipped, 0 failed", manifest.key)]);
     assert!(run.stderr.contains("1000 of 5000 students") && run.stderr.contains("5000 of 5000 students"));
@@ -141,10 +141,10 @@ async fn the_latest_backup_restores_an_emptied_table_item_by_item() {
 
 #[tokio::test]
 async fn existing_students_are_kept_unless_overwrite() {
-    let (infra, db, manifest, before) = backed_up(5000).await;
+    let (app, db, manifest, before) = backed_up(5000).await;
     let key = manifest.key.as_str();
 
-    let run = restore(&infra, &["--key", key]).await;
+    let run = restore(&app, &["--key", key]).await;
     assert!(run.ok, "{}", run.stderr);
     assert_eq!(run.lines(), [format!("restored {key}: 0 written, 5000 skipped, 0 failed")]);
     assert_eq!(table(&db).await, before);
@@ -152,13 +152,13 @@ async fn existing_students_are_kept_unless_overwrite() {
     // A student changed since the backup keeps the change, unless --overwrite.
     set_name(&db, "SV04321", "Changed Since").await;
     delete_where(&db, |id| id != "SV00007").await;
-    let run = restore(&infra, &["--key", key]).await;
+    let run = restore(&app, &["--key", key]).await;
     assert!(run.ok, "{}", run.stderr);
     assert_eq!(run.lines(), [format!("restored {key}: 1 written, 4999 skipped, 0 failed")]);
     let kept = table(&db).await;
     assert_eq!(kept.iter().find(|r| r["studentid"] == "SV04321").unwrap()["name"], "Changed Since");
 
-    let run = restore(&infra, &["--latest", "--overwrite"]).await;
+    let run = restore(&app, &["--latest", "--overwrite"]).await;
     assert!(run.ok, "{}", run.stderr);
     assert_eq!(run.lines(), [format!("restored {key}: 5000 written, 0 skipped, 0 failed")]);
     assert_eq!(table(&db).await, before, "the name is back to the backup's");
@@ -166,8 +166,8 @@ async fn existing_students_are_kept_unless_overwrite() {
 
 #[tokio::test]
 async fn a_backup_that_does_not_match_its_manifest_is_refused_and_nothing_is_written() {
-    let (infra, db, manifest, _) = backed_up(600).await;
-    let s3 = aws_sdk_s3::Client::new(&infra.sdk);
+    let (app, db, manifest, _) = backed_up(600).await;
+    let s3 = aws_sdk_s3::Client::new(&app.sdk);
     let key = manifest.key.clone();
     let manifest_key = system::backup::manifest_key(&key);
     let original = s3.get_object().bucket(BUCKET).key(&key).send().await.unwrap().body.collect().await.unwrap();
@@ -187,7 +187,7 @@ async fn a_backup_that_does_not_match_its_manifest_is_refused_and_nothing_is_wri
     let at = corrupt.len() / 2 + corrupt[corrupt.len() / 2..].iter().position(u8::is_ascii_digit).unwrap();
     corrupt[at] = if corrupt[at] == b'1' { b'2' } else { b'1' };
     put(corrupt).await.unwrap();
-    let run = restore(&infra, &["--key", &key, "--overwrite"]).await;
+    let run = restore(&app, &["--key", &key, "--overwrite"]).await;
     assert!(!run.ok);
     let expected = format!("refused: {key} does not match its manifest (sha256 ");
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
@@ -197,7 +197,7 @@ async fn a_backup_that_does_not_match_its_manifest_is_refused_and_nothing_is_wri
 
     // Truncated: the first half only.
     put(original[..original.len() / 2].to_vec()).await.unwrap();
-    let run = restore(&infra, &["--latest"]).await;
+    let run = restore(&app, &["--latest"]).await;
     assert!(!run.ok);
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("{} bytes, expected {}", original.len() / 2, manifest.bytes)));
@@ -206,15 +206,15 @@ async fn a_backup_that_does_not_match_its_manifest_is_refused_and_nothing_is_wri
     // The original bytes again, but no manifest beside them.
     put(original).await.unwrap();
     s3.delete_object().bucket(BUCKET).key(&manifest_key).send().await.unwrap();
-    let run = restore(&infra, &["--key", &key]).await;
+    let run = restore(&app, &["--key", &key]).await;
     assert!(!run.ok);
     assert!(run.stderr.contains("refused:") && run.stderr.contains(&manifest_key), "{}", run.stderr);
     assert_eq!(table(&db).await, before, "the table is untouched");
 
     // A manifest is not a backup, and exactly one of --key and --latest is needed.
-    let run = restore(&infra, &["--key", &manifest_key]).await;
+    let run = restore(&app, &["--key", &manifest_key]).await;
     assert!(!run.ok && run.stderr.contains("not its manifest"), "{}", run.stderr);
-    assert!(!restore(&infra, &[]).await.ok);
-    assert!(!restore(&infra, &["--latest", "--key", &key]).await.ok);
+    assert!(!restore(&app, &[]).await.ok);
+    assert!(!restore(&app, &["--latest", "--key", &key]).await.ok);
     assert_eq!(table(&db).await, before);
 }

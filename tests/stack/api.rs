@@ -2,30 +2,30 @@
 
 use std::time::Duration;
 
-use harness::stack::LocalStack;
+use crate::app::TestApp;
 use serde_json::json;
 
-use crate::common::{add_test_route, call, gateway, roomy_key, within};
+use crate::app::within;
 
 #[tokio::test]
 async fn the_whole_flow_through_the_gateway() {
-    let stack = LocalStack::start(&[]).await;
-    let key = stack.api_key.clone();
+    let app = TestApp::start(&[]).await;
+    let key = app.api_key.clone();
     let student = json!({"studentid": "E2E-1", "name": "<b>Flow</b> Student", "class": "12A1", "birthdate": "2008-01-02", "email": "flow@example.com"});
-    let inserted = call(&stack, "POST", "/students", Some(&key), Some(&student.to_string())).await;
+    let inserted = app.call("POST", "/students", Some(&key), Some(&student.to_string())).await;
     assert_eq!(inserted.status, 201, "{}", inserted.body);
     assert_eq!(inserted.body["emailSent"], true);
-    let listed = call(&stack, "GET", "/students", Some(&key), None).await;
+    let listed = app.call("GET", "/students", Some(&key), None).await;
     assert_eq!(listed.status, 200);
     assert!(listed.body.as_array().unwrap().iter().any(|s| s["studentid"] == "E2E-1"));
-    let duplicate = call(&stack, "POST", "/students", Some(&key), Some(&student.to_string())).await;
+    let duplicate = app.call("POST", "/students", Some(&key), Some(&student.to_string())).await;
     assert_eq!((duplicate.status, duplicate.body.clone()), (409, json!({"message": "student E2E-1 already exists"})));
 
-    let backup = call(&stack, "POST", "/backup", Some(&key), None).await;
+    let backup = app.call("POST", "/backup", Some(&key), None).await;
     assert_eq!(backup.status, 200, "{}", backup.body);
     assert_eq!(backup.body["count"], 1);
     // The object, read back from the emulator.
-    let s3 = aws_sdk_s3::Client::new(&stack.sdk().await);
+    let s3 = aws_sdk_s3::Client::new(&app.sdk().await);
     let object = s3
         .get_object()
         .bucket(backup.body["bucket"].as_str().unwrap())
@@ -37,7 +37,7 @@ async fn the_whole_flow_through_the_gateway() {
     let students: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(students[0]["studentid"], "E2E-1");
     // The emails, read back from the mail emulator.
-    let mails = stack.mail().sent_emails().await;
+    let mails = app.mail().sent_emails().await;
     assert!(
         mails
             .iter()
@@ -53,27 +53,27 @@ async fn the_whole_flow_through_the_gateway() {
 
 #[tokio::test]
 async fn requests_that_never_reach_a_function() {
-    let stack = LocalStack::start(&[]).await;
-    let key = roomy_key(&stack).await;
-    let forbidden = |a: &crate::common::Answer| {
+    let app = TestApp::start(&[]).await;
+    let key = app.roomy_key().await;
+    let forbidden = |a: &crate::app::Answer| {
         a.status == 403
             && a.body == json!({"message": "Forbidden"})
             && a.header("x-amzn-errortype") == "ForbiddenException"
     };
     // No key, an unknown key: 403 Forbidden — with CORS (DEFAULT_4XX), so a browser can read it.
-    let none = call(&stack, "GET", "/students", None, None).await;
+    let none = app.call("GET", "/students", None, None).await;
     assert!(forbidden(&none), "{}", none.body);
     assert_eq!(none.header("access-control-allow-origin"), "*");
     assert!(!none.header("x-amzn-requestid").is_empty() && !none.header("x-amz-apigw-id").is_empty());
-    assert!(forbidden(&call(&stack, "GET", "/students", Some("not-a-real-key-000000000"), None).await));
+    assert!(forbidden(&app.call("GET", "/students", Some("not-a-real-key-000000000"), None).await));
     // A key in no plan for this stage.
-    let gw = gateway(&stack).await;
+    let gw = app.gateway().await;
     let loose = gw.create_api_key().name("loose").value("loose-key-00000000000000").enabled(true).send().await.unwrap();
-    assert!(forbidden(&call(&stack, "GET", "/students", Some("loose-key-00000000000000"), None).await));
+    assert!(forbidden(&app.call("GET", "/students", Some("loose-key-00000000000000"), None).await));
     let _ = loose;
     // Unknown route, method or stage: Missing Authentication Token.
     for (method, path) in [("GET", "/nowhere"), ("DELETE", "/students"), ("PUT", "/backup")] {
-        let a = call(&stack, method, path, Some(&key), None).await;
+        let a = app.call(method, path, Some(&key), None).await;
         assert_eq!(
             (a.status, a.body.clone()),
             (403, json!({"message": "Missing Authentication Token"})),
@@ -82,23 +82,17 @@ async fn requests_that_never_reach_a_function() {
         assert_eq!(a.header("x-amzn-errortype"), "MissingAuthenticationTokenException");
     }
     let wrong_stage =
-        stack.http.get(format!("{}/dev/students", stack.gateway_url)).header("x-api-key", &key).send().await.unwrap();
+        app.http.get(format!("{}/dev/students", app.gateway_url)).header("x-api-key", &key).send().await.unwrap();
     assert_eq!(wrong_stage.status(), 403);
     // A body over 10 MB.
     let big = "x".repeat(10 * 1024 * 1024 + 1);
-    let too_big = stack
-        .http
-        .post(format!("{}/students", stack.api_url))
-        .header("x-api-key", &key)
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let too_big =
+        app.http.post(format!("{}/students", app.api_url)).header("x-api-key", &key).body(big).send().await.unwrap();
     assert_eq!(too_big.status(), 413);
     // The preflight needs no key and answers with the CORS headers.
-    let preflight = stack
+    let preflight = app
         .http
-        .request(reqwest::Method::OPTIONS, format!("{}/students", stack.api_url))
+        .request(reqwest::Method::OPTIONS, format!("{}/students", app.api_url))
         .header("origin", "http://127.0.0.1:9999")
         .send()
         .await
@@ -112,20 +106,18 @@ async fn requests_that_never_reach_a_function() {
 
 #[tokio::test]
 async fn the_function_gets_the_rest_proxy_event_and_bad_answers_are_502() {
-    let stack = LocalStack::start(&[]).await;
-    let key = roomy_key(&stack).await;
-    let key_id = gateway(&stack).await.get_api_keys().name_query("e2e").send().await.unwrap().items()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    add_test_route(&stack, "echo", "testEcho").await;
-    add_test_route(&stack, "malformed", "testMalformed").await;
+    let app = TestApp::start(&[]).await;
+    let key = app.roomy_key().await;
+    let key_id =
+        app.gateway().await.get_api_keys().name_query("e2e").send().await.unwrap().items()[0].id().unwrap().to_owned();
+    app.add_test_route("echo", "testEcho").await;
+    app.add_test_route("malformed", "testMalformed").await;
     within(Duration::from_secs(5), "the new deployment is served", || async {
-        call(&stack, "GET", "/echo", Some(&key), None).await.status == 200
+        app.call("GET", "/echo", Some(&key), None).await.status == 200
     })
     .await;
 
-    let echoed = call(&stack, "GET", "/echo?x=1&x=2&y=z", Some(&key), None).await;
+    let echoed = app.call("GET", "/echo?x=1&x=2&y=z", Some(&key), None).await;
     assert_eq!(echoed.status, 200);
     let event = &echoed.body;
     let context = &event["requestContext"];
@@ -147,12 +139,12 @@ async fn the_function_gets_the_rest_proxy_event_and_bad_answers_are_502() {
     assert_eq!(context["identity"]["apiKeyId"], key_id);
     assert_eq!(context["identity"]["sourceIp"], "127.0.0.1");
     assert_eq!(context["requestId"], echoed.header("x-amzn-requestid"));
-    assert_eq!(context["apiId"], stack.outputs()["apiId"]);
+    assert_eq!(context["apiId"], app.outputs().api_id.as_str());
     assert!(context["requestTimeEpoch"].as_i64().unwrap() > 1_700_000_000_000);
     assert!(!context["deploymentId"].as_str().unwrap().is_empty());
 
     for kind in ["string", "empty", "unknown-field", "error"] {
-        let bad = call(&stack, "GET", &format!("/malformed?kind={kind}"), Some(&key), None).await;
+        let bad = app.call("GET", &format!("/malformed?kind={kind}"), Some(&key), None).await;
         assert_eq!((bad.status, bad.body.clone()), (502, json!({"message": "Internal server error"})), "{kind}");
         assert_eq!(bad.header("x-amzn-errortype"), "InternalServerErrorException");
         assert_eq!(bad.header("access-control-allow-origin"), "*", "DEFAULT_5XX carries CORS");
@@ -161,9 +153,9 @@ async fn the_function_gets_the_rest_proxy_event_and_bad_answers_are_502() {
 
 #[tokio::test]
 async fn method_changes_wait_for_a_deployment_as_in_api_gateway() {
-    let stack = LocalStack::start(&[]).await;
-    let gw = gateway(&stack).await;
-    let api = stack.outputs()["apiId"].as_str().unwrap().to_owned();
+    let app = TestApp::start(&[]).await;
+    let gw = app.gateway().await;
+    let api = app.outputs().api_id;
     let resources = gw.get_resources().rest_api_id(&api).send().await.unwrap();
     let students = resources.items().iter().find(|r| r.path() == Some("/students")).unwrap().id().unwrap().to_owned();
     // The key requirement dropped in the control plane, not yet deployed: still enforced.
@@ -173,11 +165,11 @@ async fn method_changes_wait_for_a_deployment_as_in_api_gateway() {
     harness::apigateway::put_proxy_method(&gw, &api, &students, "GET", false, &uri).await;
     // A negative can only be watched for a while: two control-plane reads, and still a 403.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(call(&stack, "GET", "/students", None, None).await.status, 403);
+    assert_eq!(app.call("GET", "/students", None, None).await.status, 403);
     // Deployed: now it is open (the mistake `infra verify` reports).
     gw.create_deployment().rest_api_id(&api).stage_name("prod").send().await.unwrap();
     within(Duration::from_secs(5), "the redeployed method is served", || async {
-        call(&stack, "GET", "/students", None, None).await.status == 200
+        app.call("GET", "/students", None, None).await.status == 200
     })
     .await;
 }

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use crate::app::TestApp;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
-use harness::stack::LocalStack;
 use serde_json::json;
 
-use crate::common::{call, gateway, within};
+use crate::app::within;
 
-async fn burst(stack: &LocalStack, n: usize) -> Vec<crate::common::Answer> {
-    let calls = (0..n).map(|_| call(stack, "GET", "/students?limit=1", Some(&stack.api_key), None));
+async fn burst(app: &TestApp, n: usize) -> Vec<crate::app::Answer> {
+    let calls = (0..n).map(|_| app.call("GET", "/students?limit=1", Some(&app.api_key), None));
     futures::future::join_all(calls).await
 }
 
@@ -25,20 +25,20 @@ async fn set_quota(gw: &aws_sdk_apigateway::Client, plan: &str, limit: &str) {
     }
 }
 
-fn count(answers: &[crate::common::Answer], status: u16) -> usize {
+fn count(answers: &[crate::app::Answer], status: u16) -> usize {
     answers.iter().filter(|a| a.status == status).count()
 }
 
 #[tokio::test]
 async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
-    let stack = LocalStack::start(&[]).await;
-    let gw = gateway(&stack).await;
-    let outputs = stack.outputs();
-    let plan = outputs["usagePlanId"].as_str().unwrap().to_owned();
-    let key_id = outputs["keyId"].as_str().unwrap().to_owned();
+    let app = TestApp::start(&[]).await;
+    let gw = app.gateway().await;
+    let outputs = app.outputs();
+    let plan = outputs.usage_plan_id.clone();
+    let key_id = outputs.key_id.clone();
 
     // A full bucket of 10: of 30 at once, exactly 10 pass.
-    let answers = burst(&stack, 30).await;
+    let answers = burst(&app, 30).await;
     let drained = Instant::now();
     assert_eq!((count(&answers, 200), count(&answers, 429)), (10, 20));
     let throttled = answers.iter().find(|a| a.status == 429).unwrap();
@@ -49,16 +49,16 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
     // Tokens come back at 5 a second.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let waited = drained.elapsed().as_secs_f64();
-    let answers = burst(&stack, 10).await;
+    let answers = burst(&app, 10).await;
     let expected = (waited * 5.0).floor() as usize;
     let passed = count(&answers, 200);
     assert!(passed.abs_diff(expected) <= 1, "{passed} passed after {waited:.2} s; expected {expected}±1");
 
     // GetUsage (infra usage's call) counts what passed the throttle.
     let today = time::OffsetDateTime::now_utc().date().to_string();
-    let usage: serde_json::Value = stack
+    let usage: serde_json::Value = app
         .http
-        .get(format!("{}/usageplans/{plan}/usage?keyId={key_id}&startDate={today}&endDate={today}", stack.gateway_url))
+        .get(format!("{}/usageplans/{plan}/usage?keyId={key_id}&startDate={today}&endDate={today}", app.gateway_url))
         .send()
         .await
         .unwrap()
@@ -74,7 +74,7 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
     set_quota(&gw, &plan, &lowered).await;
     tokio::time::sleep(Duration::from_millis(2500)).await; // let the bucket refill: only the quota may refuse
     let took = within(Duration::from_secs(5), "the lowered quota applies", || async {
-        let a = call(&stack, "GET", "/students?limit=1", Some(&stack.api_key), None).await;
+        let a = app.call("GET", "/students?limit=1", Some(&app.api_key), None).await;
         a.status == 429
             && a.body == json!({"message": "Limit Exceeded"})
             && a.header("x-amzn-errortype") == "LimitExceededException"
@@ -86,7 +86,7 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
     set_quota(&gw, &plan, "1000000").await;
     gw.delete_usage_plan_key().usage_plan_id(&plan).key_id(&key_id).send().await.unwrap();
     let took = within(Duration::from_secs(5), "a key out of the plan is refused", || async {
-        call(&stack, "GET", "/students?limit=1", Some(&stack.api_key), None).await.status == 403
+        app.call("GET", "/students?limit=1", Some(&app.api_key), None).await.status == 403
     })
     .await;
     eprintln!("plan-key removal applied within {took:?}");
@@ -94,7 +94,7 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
     // Back in the plan, then disabled: 403 again.
     gw.create_usage_plan_key().usage_plan_id(&plan).key_id(&key_id).key_type("API_KEY").send().await.unwrap();
     within(Duration::from_secs(5), "the key works again", || async {
-        call(&stack, "GET", "/students?limit=1", Some(&stack.api_key), None).await.status == 200
+        app.call("GET", "/students?limit=1", Some(&app.api_key), None).await.status == 200
     })
     .await;
     gw.update_api_key()
@@ -104,7 +104,7 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
         .await
         .unwrap();
     within(Duration::from_secs(5), "a disabled key is refused", || async {
-        call(&stack, "GET", "/students?limit=1", Some(&stack.api_key), None).await.status == 403
+        app.call("GET", "/students?limit=1", Some(&app.api_key), None).await.status == 403
     })
     .await;
 }

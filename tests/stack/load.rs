@@ -1,11 +1,11 @@
-//! Load against the local stack, on loopback only and bounded in count and time: 200 clients
+//! Load against the local app, on loopback only and bounded in count and time: 200 clients
 //! for 10 seconds on one key, three rounds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use harness::stack::LocalStack;
+use crate::app::TestApp;
 
 const CLIENTS: usize = 200;
 const ROUND: Duration = Duration::from_secs(10);
@@ -22,8 +22,8 @@ struct Round {
     window: f64,
 }
 
-async fn round(stack: &LocalStack) -> Round {
-    let url = format!("{}/students?limit=1", stack.api_url);
+async fn round(app: &TestApp) -> Round {
+    let url = format!("{}/students?limit=1", app.api_url);
     let http =
         reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).timeout(Duration::from_secs(30)).build().unwrap();
     let issued = Arc::new(AtomicUsize::new(0));
@@ -32,7 +32,7 @@ async fn round(stack: &LocalStack) -> Round {
     let last_sent = Arc::new(std::sync::Mutex::new(start));
     let deadline = start + ROUND;
     let clients = (0..CLIENTS).map(|_| {
-        let (http, url, key, issued) = (http.clone(), url.clone(), stack.api_key.clone(), issued.clone());
+        let (http, url, key, issued) = (http.clone(), url.clone(), app.api_key.clone(), issued.clone());
         let (first_sent, last_sent) = (first_sent.clone(), last_sent.clone());
         tokio::spawn(async move {
             let (mut ok, mut throttled, mut other, mut errors) = (0, 0, 0, 0);
@@ -84,13 +84,13 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::test]
 async fn two_hundred_clients_get_exactly_the_token_bucket_and_memory_stays_flat() {
-    let stack = LocalStack::start(&[]).await;
-    let gateway: u32 = std::fs::read_to_string(stack.dir.join("gateway.pid")).unwrap().trim().parse().unwrap();
+    let app = TestApp::start(&[]).await;
+    let gateway: u32 = std::fs::read_to_string(app.dir.join("gateway.pid")).unwrap().trim().parse().unwrap();
     let mut memory = Vec::new();
     for n in 1..=3 {
         // A full bucket at the start of each round: burst 10, refilled at 5 a second.
         tokio::time::sleep(Duration::from_millis(2500)).await;
-        let r = round(&stack).await;
+        let r = round(&app).await;
         // The bucket starts full (10) and gains 5 a second over the window the requests span.
         let expected = 10.0 + 5.0 * r.window;
         eprintln!(

@@ -2,7 +2,7 @@
 //! deploy`, `cargo lambda watch`, the local gateway.
 
 mod api;
-mod common;
+mod app;
 mod limits;
 mod load;
 mod outage;

@@ -3,26 +3,26 @@
 
 use std::time::{Duration, Instant};
 
-use harness::stack::LocalStack;
+use crate::app::TestApp;
 
-use crate::common::{call, within};
+use crate::app::within;
 
 #[tokio::test]
 async fn a_frozen_emulator_gives_5xx_and_the_stack_recovers() {
-    let stack = LocalStack::start(&[
+    let app = TestApp::start(&[
         ("AWS_CONNECT_TIMEOUT_MS", "300"),
         ("AWS_ATTEMPT_TIMEOUT_MS", "500"),
         ("AWS_OPERATION_TIMEOUT_MS", "2000"),
     ])
     .await;
-    let key = stack.api_key.clone();
-    assert_eq!(call(&stack, "GET", "/students", Some(&key), None).await.status, 200);
-    let moto: i32 = std::fs::read_to_string(stack.dir.join("moto.pid")).unwrap().trim().parse().unwrap();
+    let key = app.api_key.clone();
+    assert_eq!(app.call("GET", "/students", Some(&key), None).await.status, 200);
+    let moto: i32 = std::fs::read_to_string(app.dir.join("moto.pid")).unwrap().trim().parse().unwrap();
 
     // Frozen: connections are accepted by the kernel and never answered.
     harness::stack::signal(-moto, libc::SIGSTOP);
     let start = Instant::now();
-    let answer = call(&stack, "GET", "/students", Some(&key), None).await;
+    let answer = app.call("GET", "/students", Some(&key), None).await;
     let took = start.elapsed();
     harness::stack::signal(-moto, libc::SIGCONT);
     assert_eq!(answer.status, 503, "{}", answer.body);
@@ -30,16 +30,16 @@ async fn a_frozen_emulator_gives_5xx_and_the_stack_recovers() {
     assert_eq!(answer.header("access-control-allow-origin"), "*");
     assert!(took < Duration::from_secs(10), "answered in {took:?}");
     // The gateway kept serving from its last view of the control plane.
-    let health = stack.http.get(format!("{}/_gateway/health", stack.gateway_url)).send().await.unwrap();
+    let health = app.http.get(format!("{}/_gateway/health", app.gateway_url)).send().await.unwrap();
     assert_eq!(health.status(), 200);
 
     // Answering again: so is the API.
-    within(Duration::from_secs(10), "the stack recovers", || async {
-        call(&stack, "GET", "/students", Some(&key), None).await.status == 200
+    within(Duration::from_secs(10), "the app recovers", || async {
+        app.call("GET", "/students", Some(&key), None).await.status == 200
     })
     .await;
-    let inserted = call(
-        &stack,
+    let inserted = app
+        .call(
         "POST",
         "/students",
         Some(&key),

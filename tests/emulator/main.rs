@@ -2,8 +2,8 @@
 //! emulator on a free loopback port, and drives the handlers with REST proxy events or runs
 //! the real binaries through a Lambda Runtime API.
 
+mod app;
 mod backup;
 mod binaries;
 mod insert;
 mod list;
-mod stack;

@@ -1,4 +1,4 @@
-//! Running the `infra` binary against one test's emulator.
+//! `TestApp`: the `infra` binary run against one test's emulator, as a user runs it.
 
 use std::process::Stdio;
 
@@ -32,13 +32,13 @@ impl Run {
     }
 }
 
-pub struct Infra {
+pub struct TestApp {
     pub emulator: Emulator,
     pub gateway: Gateway,
     pub sdk: aws_config::SdkConfig,
 }
 
-impl Infra {
+impl TestApp {
     pub async fn start() -> Self {
         harness::logs();
         let emulator = Emulator::start().await;

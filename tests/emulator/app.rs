@@ -1,5 +1,5 @@
-//! One test's AWS side: an emulator with a table, a bucket and a verified sender, and the
-//! handlers wired to it exactly as the binaries wire them.
+//! `TestApp`: one test's AWS side (an emulator with a table, a bucket and a verified sender) and
+//! the handlers wired to it exactly as the binaries wire them.
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use harness::{Emulator, unique};
@@ -16,7 +16,7 @@ use students::store::DynamoStore;
 pub const SENDER: &str = "registrar@school.example.com";
 pub const RECIPIENT: &str = "admin@school.example.com";
 
-pub struct Stack {
+pub struct TestApp {
     pub emulator: Emulator,
     /// SES runs in its own emulator process (reached with `AWS_ENDPOINT_URL_SESV2`): moto's
     /// state dump, where sent mail is read back, fails once S3 holds a multipart object.
@@ -31,7 +31,7 @@ pub struct Stack {
     mail_sdk: aws_config::SdkConfig,
 }
 
-impl Stack {
+impl TestApp {
     /// Emulator, table and bucket; the sender is verified unless `verified_sender` is false.
     pub async fn start(verified_sender: bool) -> Self {
         harness::logs();

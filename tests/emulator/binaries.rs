@@ -5,10 +5,10 @@ use harness::events::proxy_event;
 use harness::runtime::{FakeRuntime, Outcome};
 use serde_json::{Value, json};
 
-use crate::stack::{RECIPIENT, SENDER, Stack};
+use crate::app::{RECIPIENT, SENDER, TestApp};
 
-fn env(stack: &Stack, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
-    let mut env = stack.function_env();
+fn env(app: &TestApp, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    let mut env = app.function_env();
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     env
 }
@@ -26,10 +26,10 @@ fn proxy_body(outcome: Outcome) -> (i64, Value, Value) {
 
 #[tokio::test]
 async fn insert_then_list_through_the_real_binaries() {
-    let stack = Stack::start(true).await;
+    let app = TestApp::start(true).await;
     let runtime = FakeRuntime::start().await;
     let origin = [("ALLOWED_ORIGIN", "http://127.0.0.1:5173"), ("SENDER_EMAIL", SENDER)];
-    let _insert = runtime.spawn_function("insertStudentData", &env(&stack, &origin));
+    let _insert = runtime.spawn_function("insertStudentData", &env(&app, &origin));
     let body = json!({"studentid": "BIN-1", "name": "Binary", "class": "1A", "birthdate": "2010-01-01", "email": "bin@example.com"});
     let (status, headers, answer) =
         proxy_body(runtime.invoke(proxy_event("POST", "/students", &[], Some(&body.to_string()))).await);
@@ -40,7 +40,7 @@ async fn insert_then_list_through_the_real_binaries() {
     drop(_insert);
 
     let runtime = FakeRuntime::start().await;
-    let _list = runtime.spawn_function("getStudentData", &env(&stack, &[]));
+    let _list = runtime.spawn_function("getStudentData", &env(&app, &[]));
     let (status, headers, answer) = proxy_body(runtime.invoke(proxy_event("GET", "/students", &[], None)).await);
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json");
@@ -49,12 +49,12 @@ async fn insert_then_list_through_the_real_binaries() {
 
 #[tokio::test]
 async fn the_backup_binary_answers_http_and_schedules() {
-    let stack = Stack::start(true).await;
-    stack.seed(&[crate::stack::student(1)]).await;
+    let app = TestApp::start(true).await;
+    app.seed(&[crate::app::student(1)]).await;
     let runtime = FakeRuntime::start().await;
     let _backup = runtime.spawn_function(
         "BackupDynamoDBAndSendEmail",
-        &env(&stack, &[("SENDER_EMAIL", SENDER), ("RECIPIENT_EMAIL", RECIPIENT)]),
+        &env(&app, &[("SENDER_EMAIL", SENDER), ("RECIPIENT_EMAIL", RECIPIENT)]),
     );
     let (status, _, report) = proxy_body(runtime.invoke(proxy_event("POST", "/backup", &[], None)).await);
     assert_eq!(status, 200, "{report}");
@@ -97,11 +97,11 @@ async fn a_missing_required_setting_stops_the_function_at_init_naming_it() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_5xx_within_the_timeouts() {
-    let mut stack = Stack::start(true).await;
-    stack.emulator.stop().await;
+    let mut app = TestApp::start(true).await;
+    app.emulator.stop().await;
     let runtime = FakeRuntime::start().await;
     let env = env(
-        &stack,
+        &app,
         &[("AWS_CONNECT_TIMEOUT_MS", "500"), ("AWS_ATTEMPT_TIMEOUT_MS", "1000"), ("AWS_OPERATION_TIMEOUT_MS", "3000")],
     );
     let _list = runtime.spawn_function("getStudentData", &env);

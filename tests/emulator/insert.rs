@@ -3,7 +3,7 @@
 use harness::events;
 use serde_json::{Value, json};
 
-use crate::stack::{SENDER, Stack, json};
+use crate::app::{SENDER, TestApp, json};
 
 fn body(overrides: Value) -> String {
     let mut student = json!({"studentid": "SV001", "name": "Nguyen Van A", "class": "12A1",
@@ -16,15 +16,15 @@ fn body(overrides: Value) -> String {
 
 #[tokio::test]
 async fn a_student_is_stored_and_confirmed_with_escaped_html() {
-    let stack = Stack::start(true).await;
+    let app = TestApp::start(true).await;
     let name = "<script>alert('x')</script> Ann & Bob";
-    let response = stack.insert().handle(events::post("/students", &body(json!({"name": name})))).await;
+    let response = app.insert().handle(events::post("/students", &body(json!({"name": name})))).await;
     assert_eq!(response.status(), 201, "{}", json(&response));
     assert_eq!(json(&response)["emailSent"], true);
     assert_eq!(json(&response)["name"], name);
-    assert_eq!(stack.table_ids().await, ["SV001"]);
+    assert_eq!(app.table_ids().await, ["SV001"]);
 
-    let mails = stack.mail.sent_emails().await;
+    let mails = app.mail.sent_emails().await;
     assert_eq!(mails.len(), 1);
     let mail = &mails[0];
     assert_eq!(mail.source, SENDER);
@@ -42,20 +42,20 @@ async fn a_student_is_stored_and_confirmed_with_escaped_html() {
 
 #[tokio::test]
 async fn the_envelope_is_stored_too() {
-    let stack = Stack::start(true).await;
+    let app = TestApp::start(true).await;
     let envelope = json!({"body": body(json!({"studentid": "ENV-1"}))}).to_string();
-    let response = stack.insert().handle(events::post("/students", &envelope)).await;
+    let response = app.insert().handle(events::post("/students", &envelope)).await;
     assert_eq!(response.status(), 201, "{}", json(&response));
-    assert_eq!(stack.table_ids().await, ["ENV-1"]);
+    assert_eq!(app.table_ids().await, ["ENV-1"]);
 }
 
 #[tokio::test]
 async fn twenty_concurrent_inserts_of_one_id_give_one_success() {
-    let stack = Stack::start(true).await;
-    let app = stack.insert();
+    let app = TestApp::start(true).await;
+    let handler = app.insert();
     let attempts = (0..20).map(|i| {
         let request = events::post("/students", &body(json!({"name": format!("Attempt {i}")})));
-        app.handle(request)
+        handler.handle(request)
     });
     let responses = futures::future::join_all(attempts).await;
     let created: Vec<_> = responses.iter().filter(|r| r.status() == 201).collect();
@@ -64,34 +64,34 @@ async fn twenty_concurrent_inserts_of_one_id_give_one_success() {
     assert_eq!(json(conflicts[0]), json!({"message": "student SV001 already exists"}));
     // The stored name is the winner's, and only one confirmation went out.
     let winner = json(created[0])["name"].as_str().unwrap().to_owned();
-    let item = stack
+    let item = app
         .dynamodb
         .get_item()
-        .table_name(&stack.table)
+        .table_name(&app.table)
         .key("studentid", aws_sdk_dynamodb::types::AttributeValue::S("SV001".into()))
         .send()
         .await
         .unwrap();
     assert_eq!(item.item().unwrap()["name"].as_s().unwrap(), &winner);
-    assert_eq!(stack.mail.sent_emails().await.len(), 1);
+    assert_eq!(app.mail.sent_emails().await.len(), 1);
 }
 
 #[tokio::test]
 async fn an_unverified_sender_still_stores_the_student() {
-    let stack = Stack::start(false).await;
-    let response = stack.insert().handle(events::post("/students", &body(json!({})))).await;
+    let app = TestApp::start(false).await;
+    let response = app.insert().handle(events::post("/students", &body(json!({})))).await;
     assert_eq!(response.status(), 201);
     let answer = json(&response);
     assert_eq!(answer["emailSent"], false);
     assert!(answer["warning"].as_str().unwrap().starts_with("confirmation email not sent"), "{answer}");
-    assert_eq!(stack.table_ids().await, ["SV001"]);
-    assert!(stack.mail.sent_emails().await.is_empty());
+    assert_eq!(app.table_ids().await, ["SV001"]);
+    assert!(app.mail.sent_emails().await.is_empty());
 }
 
 #[tokio::test]
 async fn every_rule_rejects_and_accepts_and_rejections_write_nothing() {
-    let stack = Stack::start(true).await;
-    let app = stack.insert();
+    let app = TestApp::start(true).await;
+    let handler = app.insert();
     let long_name = "n".repeat(201);
     let rejected: Vec<(Value, &str)> = vec![
         (json!({"studentid": ""}), "studentid"),
@@ -111,19 +111,19 @@ async fn every_rule_rejects_and_accepts_and_rejections_write_nothing() {
         (json!({"nickname": "extra"}), "nickname"),
     ];
     for (overrides, field) in &rejected {
-        let response = app.handle(events::post("/students", &body(overrides.clone()))).await;
+        let response = handler.handle(events::post("/students", &body(overrides.clone()))).await;
         assert_eq!(response.status(), 400, "{overrides}");
         let answer = json(&response);
         assert!(answer["message"].is_string());
         assert_eq!(answer["errors"][0]["field"], *field, "{overrides}: {answer}");
     }
     for (raw, status) in [("", 400), ("not json", 400), ("[]", 400), (&"x".repeat(17 * 1024) as &str, 413)] {
-        let response = app.handle(events::post("/students", raw)).await;
+        let response = handler.handle(events::post("/students", raw)).await;
         assert_eq!(response.status(), status, "{raw:.20}");
         assert!(json(&response)["message"].is_string());
     }
-    assert!(stack.table_ids().await.is_empty(), "a rejected request wrote something");
-    assert!(stack.mail.sent_emails().await.is_empty());
+    assert!(app.table_ids().await.is_empty(), "a rejected request wrote something");
+    assert!(app.mail.sent_emails().await.is_empty());
 
     let accepted = [
         json!({"studentid": "a"}),
@@ -134,15 +134,15 @@ async fn every_rule_rejects_and_accepts_and_rejections_write_nothing() {
         json!({"studentid": "plus-mail", "email": "first.last+tag@mail.example.org"}),
     ];
     for overrides in &accepted {
-        let response = app.handle(events::post("/students", &body(overrides.clone()))).await;
+        let response = handler.handle(events::post("/students", &body(overrides.clone()))).await;
         assert_eq!(response.status(), 201, "{overrides}: {}", json(&response));
     }
-    assert_eq!(stack.table_ids().await.len(), accepted.len());
+    assert_eq!(app.table_ids().await.len(), accepted.len());
     // Names are stored trimmed.
-    let item = stack
+    let item = app
         .dynamodb
         .get_item()
-        .table_name(&stack.table)
+        .table_name(&app.table)
         .key("studentid", aws_sdk_dynamodb::types::AttributeValue::S("A-b_9".into()))
         .send()
         .await

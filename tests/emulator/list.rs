@@ -3,18 +3,18 @@
 use harness::events;
 use students::domain::Student;
 
-use crate::stack::{Stack, big_student, json};
+use crate::app::{TestApp, big_student, json};
 
 /// Follows `X-Next-Cursor` (bounded) and returns every student seen, in order.
-async fn read_all(stack: &Stack, limit: &str) -> (Vec<Student>, usize) {
-    let app = stack.list();
+async fn read_all(app: &TestApp, limit: &str) -> (Vec<Student>, usize) {
+    let handler = app.list();
     let (mut all, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
     loop {
         let mut query = vec![("limit", limit)];
         if let Some(c) = cursor.as_deref() {
             query.push(("cursor", c));
         }
-        let response = app.handle(events::get("/students", &query)).await;
+        let response = handler.handle(events::get("/students", &query)).await;
         assert_eq!(response.status(), 200, "{}", json(&response));
         let page: Vec<Student> = serde_json::from_value(json(&response)).unwrap();
         assert!(page.len() <= limit.parse().unwrap());
@@ -41,11 +41,11 @@ async fn read_all(stack: &Stack, limit: &str) -> (Vec<Student>, usize) {
 
 #[tokio::test]
 async fn three_thousand_large_students_are_each_listed_exactly_once() {
-    let stack = Stack::start(true).await;
+    let app = TestApp::start(true).await;
     let students: Vec<Student> = (0..3000).map(big_student).collect();
-    stack.seed(&students).await;
+    app.seed(&students).await;
 
-    let (seen, pages) = read_all(&stack, "1000").await;
+    let (seen, pages) = read_all(&app, "1000").await;
     // 6 MB of items: DynamoDB's 1 MB page limit splits each 1,000-item request.
     assert!(pages >= 6, "only {pages} pages");
     let mut ids: Vec<&str> = seen.iter().map(|s| s.studentid.as_str()).collect();
@@ -63,20 +63,20 @@ async fn three_thousand_large_students_are_each_listed_exactly_once() {
 
 #[tokio::test]
 async fn small_pages_and_the_default_limit() {
-    let stack = Stack::start(true).await;
-    stack.seed(&(0..250).map(crate::stack::student).collect::<Vec<_>>()).await;
-    let (seen, pages) = read_all(&stack, "7").await;
+    let app = TestApp::start(true).await;
+    app.seed(&(0..250).map(crate::app::student).collect::<Vec<_>>()).await;
+    let (seen, pages) = read_all(&app, "7").await;
     assert_eq!(seen.len(), 250);
     assert!(pages >= 36);
-    let response = stack.list().handle(events::get("/students", &[])).await;
+    let response = app.list().handle(events::get("/students", &[])).await;
     assert_eq!(json(&response).as_array().unwrap().len(), 100, "default page size");
     assert!(response.headers().contains_key("x-next-cursor"));
 }
 
 #[tokio::test]
 async fn an_empty_table_is_an_empty_array() {
-    let stack = Stack::start(true).await;
-    let response = stack.list().handle(events::get("/students", &[])).await;
+    let app = TestApp::start(true).await;
+    let response = app.list().handle(events::get("/students", &[])).await;
     assert_eq!(response.status(), 200);
     assert_eq!(json(&response), serde_json::json!([]));
     assert!(!response.headers().contains_key("x-next-cursor"));
@@ -84,9 +84,9 @@ async fn an_empty_table_is_an_empty_array() {
 
 #[tokio::test]
 async fn bad_cursors_and_limits_are_400s() {
-    let stack = Stack::start(true).await;
-    stack.seed(&[crate::stack::student(1)]).await;
-    let app = stack.list();
+    let app = TestApp::start(true).await;
+    app.seed(&[crate::app::student(1)]).await;
+    let handler = app.list();
     for query in [
         vec![("cursor", "garbage")],
         vec![("cursor", "AQ")],
@@ -94,7 +94,7 @@ async fn bad_cursors_and_limits_are_400s() {
         vec![("limit", "1001")],
         vec![("limit", "-3")],
     ] {
-        let response = app.handle(events::get("/students", &query)).await;
+        let response = handler.handle(events::get("/students", &query)).await;
         assert_eq!(response.status(), 400, "{query:?}");
         assert!(json(&response)["message"].is_string());
         assert_eq!(response.headers()["access-control-allow-origin"], "*");

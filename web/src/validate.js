@@ -118,6 +118,7 @@ export function checkEmail(raw) {
   if (raw.length === 0) return 'Email is required.';
   const n = charCount(raw);
   if (n > MAX_EMAIL) return `Email must be at most ${MAX_EMAIL} characters (now ${n}).`;
+  if (CONTROL.test(raw)) return 'Email must not contain control characters.';
   const problem = emailProblem(raw);
   if (problem) return `Email must be a valid address such as name@example.com: ${problem}.`;
   return null;

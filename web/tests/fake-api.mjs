@@ -11,7 +11,8 @@ import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { FIELDS, checkStudent } from '../src/validate.js';
+import { FIELDS } from '../src/validate.js';
+import { CASES } from './cases.mjs';
 
 const HOST = '127.0.0.1';
 const STAGE = '/prod';
@@ -149,7 +150,14 @@ export async function startFakeApi({
       }
       if (!body || typeof body !== 'object' || Array.isArray(body)) return json(res, 400, { message: 'request body must be a JSON object' });
       const errors = Object.keys(body).filter((k) => !FIELDS.includes(k)).map((k) => ({ field: k, message: 'is not a known field' }));
-      for (const [field, message] of Object.entries(checkStudent(body))) errors.push({ field, message });
+      // Refusals come from the shared table the real server is tested against, never from the
+      // page's own rules: a stand-in that judged with the page's code could not catch drift.
+      for (const { field, value, ok } of CASES) {
+        if (!ok && body[field] === value) errors.push({ field, message: `is refused (${field} = ${JSON.stringify(value)})` });
+      }
+      for (const field of FIELDS) {
+        if (typeof body[field] !== 'string') errors.push({ field, message: 'is required' });
+      }
       if (typeof body.email === 'string' && body.email.endsWith('@rejected.example')) {
         errors.push({ field: 'email', message: 'must be a valid email address (the domain does not accept mail)' });
       }

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { checkBirthdate, checkClass, checkEmail, checkName, checkStudent, checkStudentId, toRequestBody } from '../src/validate.js';
+import { checkBirthdate, checkClass, checkEmail, checkField, checkName, checkStudent, checkStudentId, toRequestBody } from '../src/validate.js';
 import { ApiError, createClient, describeError, normalizeApiUrl } from '../src/api.js';
+import { CASES, TODAY } from './cases.mjs';
 
 test('student IDs: 1–64 of [A-Za-z0-9_-]', () => {
   for (const ok of ['SV001', 'a', 'A_b-9', 'x'.repeat(64)]) assert.equal(checkStudentId(ok), null, ok);
@@ -65,6 +66,13 @@ test('emails: valid syntax with a dotted domain, at most 254 characters', () => 
   assert.match(checkEmail(`${'a'.repeat(65)}@example.com`), /longer than 64/);
   const long = `a@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(70)}.com`;
   assert.match(checkEmail(long), /at most 254/);
+});
+
+test('the page agrees with every shared case (system/cases/new-student.json), as the server does', () => {
+  const check = (field, value) => (field === 'birthdate' ? checkBirthdate(value, TODAY) : checkField(field, value));
+  const disagreements = CASES.filter(({ field, value, ok }) => (check(field, value) === null) !== ok)
+    .map(({ field, value, ok }) => `${field} = ${JSON.stringify(value)}: expected ok=${ok}, got ${check(field, value)}`);
+  assert.deepEqual(disagreements, []);
 });
 
 test('checkStudent reports every field; the request body has exactly the five fields', () => {

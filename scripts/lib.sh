@@ -26,15 +26,25 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
-# cargo-lambda and zig (for the arm64 cross build), pinned, into the same venv.
+# cargo-lambda, pinned, into the same venv.
 ensure_cargo_lambda() {
   ensure_venv
-  if ! "$VENV/bin/pip" show --quiet cargo-lambda ziglang >/dev/null 2>&1; then
-    say "installing cargo-lambda and zig into .local/venv"
+  if ! "$VENV/bin/pip" show --quiet cargo-lambda >/dev/null 2>&1; then
+    say "installing cargo-lambda into .local/venv"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-lambda.txt" \
       || die "pip could not install scripts/requirements-lambda.txt"
   fi
   export PATH="$VENV/bin:$PATH"
+}
+
+# zig (400 MB), only for the arm64 cross build; with cargo-lambda.
+ensure_zig() {
+  ensure_cargo_lambda
+  if ! "$VENV/bin/pip" show --quiet ziglang >/dev/null 2>&1; then
+    say "installing zig (for the arm64 cross build) into .local/venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-zig.txt" \
+      || die "pip could not install scripts/requirements-zig.txt"
+  fi
 }
 
 # Release arm64 builds get a target directory of their own, beside the debug one, so the two
@@ -67,37 +77,59 @@ sys.exit(1)
 PY
 }
 
-# Starts scripts/dev in the background on free ports, with its state in STACK_DIR (which the
-# caller sets), and waits (bounded) until it is ready. Extra arguments go to scripts/dev.
-# stop_stack stops it (and is safe to call twice).
-start_stack() {
-  local ports
-  ports=$(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(5)]
+# N ports that were free a moment ago on 127.0.0.1, on one line.
+free_ports() {
+  python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
-  read -r MOTO_PORT MAIL_PORT LAMBDA_PORT GATEWAY_PORT WEB_PORT <<<"$ports"
-  export MOTO_PORT MAIL_PORT LAMBDA_PORT GATEWAY_PORT WEB_PORT STACK_DIR
-  rm -rf "$STACK_DIR"; mkdir -p "$STACK_DIR"
-  setsid "$ROOT/scripts/dev" --fresh "$@" >"$STACK_DIR/dev.log" 2>&1 < /dev/null &
-  STACK_PID=$!
-  for _ in $(seq 1800); do
-    [[ -f "$STACK_DIR/ready" ]] && return 0
-    if ! kill -0 "$STACK_PID" 2>/dev/null; then
-      tail -20 "$STACK_DIR/dev.log" >&2
-      die "the stack did not start (logs in $STACK_DIR/logs)"
+print(*[s.getsockname()[1] for s in socks])' "$1"
+}
+
+# Waits (bounded, in seconds) until scripts/dev, running as process PID with its state in
+# DIR, has written DIR/ready; fails as soon as that process is gone.
+wait_ready() {
+  local dir="$1" pid="$2" bound="$3" tenths
+  for ((tenths = 0; tenths < bound * 10; tenths++)); do
+    [[ -f "$dir/ready" ]] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "error: the stack did not start (logs in $dir/logs)" >&2
+      return 1
     fi
-    sleep 0.5
+    sleep 0.1
   done
-  die "the stack was not ready within 15 minutes (logs in $STACK_DIR/logs)"
+  echo "error: the stack was not ready within $bound seconds (logs in $dir/logs)" >&2
+  return 1
+}
+
+# Stops the stack `scripts/dev --detach` started in DIR: SIGTERM (it saves its data and stops
+# every service), bounded; then whatever it started is killed, in case it could not.
+stop_detached() {
+  local dir="$1" pid group
+  pid="$(cat "$dir/dev.pid" 2>/dev/null || true)"
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  while read -r group; do
+    [[ $group =~ ^[0-9]+$ && $group -gt 1 ]] && kill -KILL -- "-$group" 2>/dev/null || true
+  done < <(cat "$dir/pids" 2>/dev/null || true)
+  rm -f "$dir/dev.pid"
+}
+
+# The one way scripts and tests start a stack: scripts/dev --detach on free ports, state in
+# STACK_DIR (which the caller sets). Extra arguments go to scripts/dev. stop_stack stops it
+# (and is safe to call twice). The Rust test harness runs the same two commands.
+start_stack() {
+  rm -rf "$STACK_DIR"; mkdir -p "$STACK_DIR"
+  STACK_STARTED=1
+  "$ROOT/scripts/dev" --detach --free-ports --fresh "$@" || die "the stack did not start (logs in $STACK_DIR/logs)"
 }
 
 stop_stack() {
-  [[ -n "${STACK_PID:-}" ]] || return 0
-  kill -TERM "$STACK_PID" 2>/dev/null || true
-  wait "$STACK_PID" 2>/dev/null || true
-  STACK_PID=
+  [[ -n "${STACK_STARTED:-}" ]] || return 0
+  "$ROOT/scripts/dev" --stop
+  STACK_STARTED=
 }
 
 # Debian's Chromium for the browser tests (playwright cannot download browsers here).

@@ -1,15 +1,16 @@
-//! The whole local stack, started exactly as a developer starts it (`scripts/dev`), on free
-//! ports and in a state folder of its own; stopped (SIGTERM, as Ctrl-C would) when dropped.
+//! The whole local stack, started exactly as scripts start it (`scripts/dev --detach
+//! --free-ports`, as `scripts/lib.sh start_stack` does) in a state folder of its own, and
+//! stopped with `scripts/dev --stop` (as Ctrl-C would) when dropped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-use crate::{free_port, workspace_root};
+use crate::workspace_root;
 
 pub struct LocalStack {
     pub dir: PathBuf,
@@ -19,42 +20,58 @@ pub struct LocalStack {
     pub gateway_url: String,
     pub api_key: String,
     pub http: reqwest::Client,
-    child: Child,
 }
 
 impl LocalStack {
     /// `scripts/dev --no-web --fresh` with `extra` environment; waits (bounded) for it to be ready.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_with(&[], extra).await
+    }
+
+    /// ... with more `scripts/dev` arguments (`--allowed-origin ORIGIN`, ...).
+    pub async fn start_with(args: &[&str], extra: &[(&str, &str)]) -> Self {
         crate::logs();
         let dir = std::env::temp_dir().join(format!("stack-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut command = Command::new(workspace_root().join("scripts/dev"));
-        command.args(["--no-web", "--fresh"]).current_dir(workspace_root()).env("STACK_DIR", &dir);
-        for name in ["MOTO_PORT", "MAIL_PORT", "LAMBDA_PORT", "GATEWAY_PORT", "WEB_PORT"] {
-            command.env(name, free_port().to_string());
-        }
-        command.envs(extra.iter().copied()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = command.spawn().expect("scripts/dev starts");
-        let started = Instant::now();
-        let bound = Duration::from_secs(600);
-        while !dir.join("ready").exists() {
-            if let Ok(Some(status)) = child.try_wait() {
-                let logs = tail_logs(&dir);
-                panic!("scripts/dev exited ({status}) before the stack was ready\n{logs}");
+        command
+            .args(["--detach", "--free-ports", "--no-web", "--fresh"])
+            .args(args)
+            .current_dir(workspace_root())
+            .env("STACK_DIR", &dir)
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // --detach returns once the stack is ready, or fails; it bounds its own wait too.
+        let bound = Duration::from_secs(900);
+        let started = tokio::time::timeout(bound, command.output()).await;
+        let stack = |dir: PathBuf| {
+            let env = read_stack_env(&dir.join("stack.env"));
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+            Self {
+                api_url: env["API_URL"].clone(),
+                gateway_url: env["GATEWAY_URL"].clone(),
+                api_key: env["API_KEY"].clone(),
+                env,
+                dir,
+                http,
             }
-            assert!(started.elapsed() < bound, "the stack was not ready within {bound:?}\n{}", tail_logs(&dir));
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let env = read_stack_env(&dir.join("stack.env"));
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        Self {
-            api_url: env["API_URL"].clone(),
-            gateway_url: env["GATEWAY_URL"].clone(),
-            api_key: env["API_KEY"].clone(),
-            env,
-            dir,
-            http,
-            child,
+        };
+        match started {
+            Ok(Ok(output)) if output.status.success() => stack(dir),
+            Ok(Ok(output)) => {
+                let logs = tail_logs(&dir);
+                stop(&dir);
+                panic!("scripts/dev --detach failed: {}\n{logs}", String::from_utf8_lossy(&output.stderr));
+            }
+            Ok(Err(e)) => panic!("scripts/dev did not run: {e}"),
+            Err(_) => {
+                let logs = tail_logs(&dir);
+                stop(&dir);
+                panic!("the stack was not ready within {bound:?}\n{logs}");
+            }
         }
     }
 
@@ -102,26 +119,18 @@ pub fn signal(target: i32, signal: i32) {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        // As Ctrl-C would: scripts/dev stops every process it started.
-        if let Some(pid) = self.child.id() {
-            signal(pid as i32, libc::SIGTERM);
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(30) {
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        // Safety net: whatever it started and did not stop.
-        for group in std::fs::read_to_string(self.dir.join("pids")).unwrap_or_default().lines() {
-            if let Ok(group) = group.trim().parse::<i32>()
-                && group > 1
-            {
-                signal(-group, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.start_kill();
+        stop(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `scripts/dev --stop` for the stack in `dir`: as Ctrl-C would, then whatever it started.
+fn stop(dir: &Path) {
+    let _ = std::process::Command::new(workspace_root().join("scripts/dev"))
+        .arg("--stop")
+        .env("STACK_DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }

@@ -37,6 +37,11 @@ impl TestApp {
         Self { stack: LocalStack::start(extra).await }
     }
 
+    /// ... with more `scripts/dev` arguments.
+    pub async fn start_with(args: &[&str], extra: &[(&str, &str)]) -> Self {
+        Self { stack: LocalStack::start_with(args, extra).await }
+    }
+
     /// One request through the local gateway: `path` below the stage, with or without a key.
     pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Answer {
         let url = format!("{}{path}", self.api_url);

@@ -6,3 +6,4 @@ mod app;
 mod limits;
 mod load;
 mod outage;
+mod shell;

@@ -216,4 +216,153 @@ mod tests {
         );
         assert_eq!(url_pairs("x=%zz%4"), [("x".into(), "%zz%4".into())]);
     }
+
+    /// Repeated names, and a value that is not UTF-8.
+    fn full_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:4010".parse().unwrap());
+        headers.insert("user-agent", "test/1.0".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        headers.insert("x-api-key", "a-key-value-0000000000".parse().unwrap());
+        headers.append("accept", "text/plain".parse().unwrap());
+        headers.append("accept", "application/json".parse().unwrap());
+        headers.insert("x-latin", http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        headers
+    }
+
+    /// A request with everything: headers, repeated query keys, a path parameter, a JSON body,
+    /// a key.
+    fn full(headers: &HeaderMap, path_parameters: &[(String, String)]) -> Value {
+        event(&RequestFacts {
+            method: "POST",
+            resource_path: "/students/{id}",
+            resource_id: "res123",
+            path: "/students/SV%201",
+            stage: "prod",
+            api_id: "api123",
+            deployment_id: "dep123",
+            request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            extended_request_id: "AbCdEfGhIjKlMnOp",
+            headers,
+            query: Some("x=1&x=2&q=a+b&flag"),
+            path_parameters,
+            body: br#"{"name":"A"}"#,
+            source_ip: "127.0.0.1",
+            api_key: Some(("a-key-value-0000000000", "key123")),
+            now: time::macros::datetime!(2026-11-30 08:09:10.123 UTC),
+        })
+    }
+
+    /// The same request with nothing optional: no headers, query, parameters, body or key.
+    fn bare(body: &[u8]) -> Value {
+        event(&RequestFacts {
+            method: "GET",
+            resource_path: "/students",
+            resource_id: "res456",
+            path: "/students",
+            stage: "prod",
+            api_id: "api123",
+            deployment_id: "dep123",
+            request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            extended_request_id: "AbCdEfGhIjKlMnOp",
+            headers: &HeaderMap::new(),
+            query: None,
+            path_parameters: &[],
+            body,
+            source_ip: "127.0.0.1",
+            api_key: None,
+            now: time::macros::datetime!(2026-11-30 08:09:10.123 UTC),
+        })
+    }
+
+    fn identity(source_ip: &str, user_agent: Value, api_key: Value, api_key_id: Value) -> Value {
+        json!({
+            "sourceIp": source_ip, "userAgent": user_agent, "apiKey": api_key, "apiKeyId": api_key_id,
+            "accessKey": null, "accountId": null, "caller": null, "cognitoAuthenticationProvider": null,
+            "cognitoAuthenticationType": null, "cognitoIdentityId": null, "cognitoIdentityPoolId": null,
+            "principalOrgId": null, "user": null, "userArn": null
+        })
+    }
+
+    #[test]
+    fn the_event_is_the_rest_proxy_event() {
+        let event = full(&full_headers(), &[("id".to_owned(), "SV 1".to_owned())]);
+        let expected = json!({
+            "resource": "/students/{id}",
+            "path": "/students/SV%201",
+            "httpMethod": "POST",
+            // The last value of a repeated header; a value that is not UTF-8, decoded lossily.
+            "headers": {
+                "host": "127.0.0.1:4010", "user-agent": "test/1.0", "content-type": "application/json",
+                "x-api-key": "a-key-value-0000000000", "accept": "application/json", "x-latin": "caf\u{fffd}"
+            },
+            "multiValueHeaders": {
+                "host": ["127.0.0.1:4010"], "user-agent": ["test/1.0"], "content-type": ["application/json"],
+                "x-api-key": ["a-key-value-0000000000"], "accept": ["text/plain", "application/json"],
+                "x-latin": ["caf\u{fffd}"]
+            },
+            "queryStringParameters": {"x": "2", "q": "a b", "flag": ""},
+            "multiValueQueryStringParameters": {"x": ["1", "2"], "q": ["a b"], "flag": [""]},
+            "pathParameters": {"id": "SV 1"},
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api123",
+                "stage": "prod",
+                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                "extendedRequestId": "AbCdEfGhIjKlMnOp",
+                "requestTime": "30/Nov/2026:08:09:10 +0000",
+                "requestTimeEpoch": 1_796_026_150_123_i64,
+                "resourceId": "res123",
+                "resourcePath": "/students/{id}",
+                "httpMethod": "POST",
+                "path": "/prod/students/SV%201",
+                "protocol": "HTTP/1.1",
+                "deploymentId": "dep123",
+                "domainName": "127.0.0.1:4010",
+                "identity": identity("127.0.0.1", json!("test/1.0"), json!("a-key-value-0000000000"), json!("key123"))
+            },
+            "body": "{\"name\":\"A\"}",
+            "isBase64Encoded": false
+        });
+        assert_eq!(event, expected, "{event:#}");
+    }
+
+    #[test]
+    fn absent_values_are_null_and_bodies_that_are_not_utf8_are_base64() {
+        let event = bare(b"");
+        let expected = json!({
+            "resource": "/students",
+            "path": "/students",
+            "httpMethod": "GET",
+            "headers": null,
+            "multiValueHeaders": null,
+            "queryStringParameters": null,
+            "multiValueQueryStringParameters": null,
+            "pathParameters": null,
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api123",
+                "stage": "prod",
+                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                "extendedRequestId": "AbCdEfGhIjKlMnOp",
+                "requestTime": "30/Nov/2026:08:09:10 +0000",
+                "requestTimeEpoch": 1_796_026_150_123_i64,
+                "resourceId": "res456",
+                "resourcePath": "/students",
+                "httpMethod": "GET",
+                "path": "/prod/students",
+                "protocol": "HTTP/1.1",
+                "deploymentId": "dep123",
+                "domainName": null,
+                "identity": identity("127.0.0.1", Value::Null, Value::Null, Value::Null)
+            },
+            "body": null,
+            "isBase64Encoded": false
+        });
+        assert_eq!(event, expected, "{event:#}");
+        let binary = bare(&[0xff, 0x00, 0x41]);
+        assert_eq!((&binary["body"], &binary["isBase64Encoded"]), (&json!("/wBB"), &json!(true)));
+    }
 }

@@ -1,11 +1,12 @@
-//! The Lambda proxy integration, payload format 1.0: the event a function receives, and the
-//! strict reading of what it answers.
+//! The event a function receives: the REST API proxy event, payload format 1.0.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde_json::{Map, Value, json};
+
+use crate::query::url_pairs;
 
 /// What API Gateway knows about a request when it calls the function.
 pub struct RequestFacts<'a> {
@@ -24,9 +25,17 @@ pub struct RequestFacts<'a> {
     pub path_parameters: &'a [(String, String)],
     pub body: &'a [u8],
     pub source_ip: &'a str,
-    /// The key's value and id, for methods that require one.
-    pub api_key: Option<(&'a str, &'a str)>,
+    /// For methods that require a key.
+    pub api_key: Option<AdmittedKey<'a>>,
     pub now: time::OffsetDateTime,
+}
+
+/// The key a request was admitted with (`identity.apiKey` and `apiKeyId`). No `Debug`: the
+/// value is a secret, never logged.
+#[derive(Clone, Copy)]
+pub struct AdmittedKey<'a> {
+    pub value: &'a str,
+    pub id: &'a str,
 }
 
 fn map_or_null(m: Map<String, Value>) -> Value {
@@ -90,8 +99,8 @@ pub fn event(f: &RequestFacts<'_>) -> Value {
             "identity": {
                 "sourceIp": f.source_ip,
                 "userAgent": header("user-agent"),
-                "apiKey": f.api_key.map(|(value, _)| value),
-                "apiKeyId": f.api_key.map(|(_, id)| id),
+                "apiKey": f.api_key.map(|k| k.value),
+                "apiKeyId": f.api_key.map(|k| k.id),
                 "accessKey": null, "accountId": null, "caller": null, "cognitoAuthenticationProvider": null,
                 "cognitoAuthenticationType": null, "cognitoIdentityId": null, "cognitoIdentityPoolId": null,
                 "principalOrgId": null, "user": null, "userArn": null
@@ -102,120 +111,9 @@ pub fn event(f: &RequestFacts<'_>) -> Value {
     })
 }
 
-/// Decodes `application/x-www-form-urlencoded`-style pairs (as API Gateway decodes them:
-/// `+` is a space, a malformed escape stays as written).
-pub fn url_pairs(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
-}
-
-/// A function's answer, read as API Gateway reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyResponse {
-    pub status: StatusCode,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-const FIELDS: [&str; 5] = ["statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"];
-
-/// `None` for anything API Gateway would answer with 502: not an object, `{}`, an unknown
-/// field, a non-numeric status, a non-list multi-value header, a body that is not a string.
-pub fn read_response(payload: &[u8]) -> Option<ProxyResponse> {
-    let value: Value = serde_json::from_slice(payload).ok()?;
-    let object = value.as_object()?;
-    if object.is_empty() || object.keys().any(|k| !FIELDS.contains(&k.as_str())) {
-        return None;
-    }
-    let status = match object.get("statusCode") {
-        None | Some(Value::Null) => 200,
-        Some(Value::Number(n)) => u16::try_from(n.as_u64()?).ok()?,
-        Some(Value::String(s)) => s.trim().parse::<u16>().ok()?,
-        Some(_) => return None,
-    };
-    let status = StatusCode::from_u16(status).ok()?;
-    let mut headers: Vec<(String, String)> = Vec::new();
-    if let Some(h) = object.get("headers").filter(|h| !h.is_null()) {
-        for (k, v) in h.as_object()? {
-            headers.push((k.clone(), scalar(v)?));
-        }
-    }
-    if let Some(h) = object.get("multiValueHeaders").filter(|h| !h.is_null()) {
-        for (k, values) in h.as_object()? {
-            for v in values.as_array()? {
-                let v = scalar(v)?;
-                // In both maps: the values are joined (sent once each).
-                if !headers.iter().any(|(hk, hv)| hk.eq_ignore_ascii_case(k) && *hv == v) {
-                    headers.push((k.clone(), v));
-                }
-            }
-        }
-    }
-    let base64 = match object.get("isBase64Encoded") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return None,
-    };
-    let body = match object.get("body") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) if base64 => base64::engine::general_purpose::STANDARD.decode(s).ok()?,
-        Some(Value::String(s)) => s.clone().into_bytes(),
-        Some(_) => return None,
-    };
-    Some(ProxyResponse { status, headers, body })
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn responses_are_read_as_api_gateway_reads_them() {
-        let ok = read_response(br#"{"statusCode": 201, "headers": {"a": "1"}, "multiValueHeaders": {"a": ["1", "2"], "b": ["x"]}, "body": "hi"}"#).unwrap();
-        assert_eq!(ok.status, 201);
-        assert_eq!(ok.headers, [("a".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "x".into())]);
-        assert_eq!(ok.body, b"hi");
-        assert_eq!(read_response(br#"{"statusCode": "404", "body": null}"#).unwrap().status, 404);
-        assert_eq!(read_response(br#"{"body": "no status"}"#).unwrap().status, 200);
-        let b64 = read_response(br#"{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true}"#).unwrap();
-        assert_eq!(b64.body, b"hi");
-        for bad in [
-            &br#"{}"#[..],
-            br#""a bare string""#,
-            br#"[1]"#,
-            br#"not json"#,
-            br#"{"statusCode": "abc"}"#,
-            br#"{"statusCode": 200, "extra": 1}"#,
-            br#"{"statusCode": 200, "multiValueHeaders": {"a": "not a list"}}"#,
-            br#"{"statusCode": 200, "body": {"an": "object"}}"#,
-            br#"{"statusCode": 99999}"#,
-        ] {
-            assert!(read_response(bad).is_none(), "{}", String::from_utf8_lossy(bad));
-        }
-    }
-
-    #[test]
-    fn query_strings_decode() {
-        assert_eq!(
-            url_pairs("limit=2&cursor=a%2Bb&q=a+b&flag&limit=3"),
-            [
-                ("limit".into(), "2".into()),
-                ("cursor".into(), "a+b".into()),
-                ("q".into(), "a b".into()),
-                ("flag".into(), "".into()),
-                ("limit".into(), "3".into())
-            ]
-        );
-        assert_eq!(url_pairs("x=%zz%4"), [("x".into(), "%zz%4".into())]);
-    }
 
     /// Repeated names, and a value that is not UTF-8.
     fn full_headers() -> HeaderMap {
@@ -248,7 +146,7 @@ mod tests {
             path_parameters,
             body: br#"{"name":"A"}"#,
             source_ip: "127.0.0.1",
-            api_key: Some(("a-key-value-0000000000", "key123")),
+            api_key: Some(AdmittedKey { value: "a-key-value-0000000000", id: "key123" }),
             now: time::macros::datetime!(2026-11-30 08:09:10.123 UTC),
         })
     }

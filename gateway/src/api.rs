@@ -155,7 +155,7 @@ async fn integrate<C: Clock>(
         }
         Integration::LambdaProxy { function } => {
             let facts = RequestFacts {
-                method: request.parts.method.as_str(),
+                method: &request.parts.method,
                 resource_path: &method.resource_path,
                 resource_id: &method.resource_id,
                 path: &route.path,

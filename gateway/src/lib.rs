@@ -3,10 +3,13 @@
 //! integrations, and invokes the functions through the Lambda Invoke API (cargo lambda watch)
 //! with the REST proxy event — so a deploy that forgets a link fails locally as in AWS.
 
+pub mod api;
 pub mod control;
+pub mod lambda;
 pub mod limits;
 pub mod model;
 pub mod proxy;
+pub mod query;
 pub mod responses;
 pub mod server;
 pub mod usage;

@@ -1,5 +1,5 @@
 //! The REST API as deployed, in the shape the data plane needs: built from the control plane
-//! by [`crate::control`], read by [`crate::server`]. Immutable; replaced whole on refresh.
+//! by [`crate::control`], read by [`crate::api`]. Immutable; replaced whole on refresh.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

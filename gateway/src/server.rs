@@ -1,28 +1,23 @@
-//! The data plane: `/{stage}/{path}` → key → usage plan → integration, with API Gateway's
-//! errors and headers; plus GetUsage for the local stack.
+//! The gateway's HTTP server: its state, its routes, and how it is started. The gateway's own
+//! routes (health, GetUsage) are declared here; the API's come from the control plane and are
+//! served by [`crate::api`] as the fallback.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::Response;
-use base64::Engine as _;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{Request, StatusCode};
+use axum::routing::get;
+use http::StatusCode;
 use serde_json::json;
-use time::OffsetDateTime;
-use tokio::sync::Semaphore;
 
 use crate::control::Shared;
-use crate::limits::{Clock, Decision, Limiter};
-use crate::model::{Integration, Snapshot};
-use crate::proxy::{self, RequestFacts};
-use crate::responses::GatewayError;
-
-/// API Gateway's REST payload limit.
-pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+use crate::lambda::Lambda;
+use crate::limits::{Clock, Limiter};
+use crate::model::Snapshot;
+use crate::responses::{self, RequestIds};
 
 pub struct Config {
     /// Where the Lambda Invoke API is served (cargo lambda watch).
@@ -34,239 +29,59 @@ pub struct Config {
 
 pub struct Gateway<C: Clock> {
     snapshot: Shared,
-    limiter: Limiter<C>,
-    http: reqwest::Client,
-    config: Config,
-    in_flight: Semaphore,
+    pub(crate) limiter: Limiter<C>,
+    pub(crate) lambda: Lambda,
 }
 
 impl<C: Clock + 'static> Gateway<C> {
     pub fn new(snapshot: Shared, clock: C, config: Config) -> Arc<Self> {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("an HTTP client");
-        Arc::new(Self {
-            snapshot,
-            limiter: Limiter::new(clock),
-            http,
-            in_flight: Semaphore::new(config.max_in_flight),
-            config,
-        })
+        let lambda = Lambda::new(config.lambda_endpoint, config.integration_timeout, config.max_in_flight);
+        Arc::new(Self { snapshot, limiter: Limiter::new(clock), lambda })
     }
 
     pub fn router(self: Arc<Self>) -> axum::Router {
-        axum::Router::new().fallback(handle::<C>).with_state(self)
+        axum::Router::new()
+            .route("/_gateway/health", get(health::<C>))
+            .route("/usageplans/{plan_id}/usage", get(get_usage::<C>))
+            .fallback(crate::api::handle::<C>)
+            .layer(middleware::from_fn(with_request_ids))
+            .with_state(self)
     }
 
-    fn current(&self) -> Arc<Snapshot> {
+    /// The configuration in force now; a request keeps the one it started with.
+    pub(crate) fn current(&self) -> Arc<Snapshot> {
         self.snapshot.read().expect("not poisoned").clone()
     }
 }
 
-/// Identifiers every response carries.
-struct Ids {
-    request_id: String,
-    apigw_id: String,
-}
-
-impl Ids {
-    fn new() -> Self {
-        let raw = uuid::Uuid::new_v4();
-        let apigw_id = base64::engine::general_purpose::STANDARD.encode(&raw.as_bytes()[..12]);
-        Self { request_id: uuid::Uuid::new_v4().to_string(), apigw_id }
-    }
-
-    fn stamp(&self, response: &mut Response) {
-        let h = response.headers_mut();
-        h.insert("x-amzn-requestid", HeaderValue::from_str(&self.request_id).expect("a uuid"));
-        h.insert("x-amz-apigw-id", HeaderValue::from_str(&self.apigw_id).expect("base64"));
-    }
-}
-
-fn error_response(error: GatewayError, snapshot: &Snapshot, ids: &Ids) -> Response {
-    let shape = error.shape();
-    let (status, headers) = error.configured(snapshot);
-    let mut response = stamp_json(status, json!({ "message": shape.message }), Some(shape.error_type));
-    // After content-type and the error type, so that configured headers may override them.
-    insert_headers(&mut response, headers);
+/// Gives each request its ids (the API's proxy event carries them) and stamps them on its
+/// response, whichever route answers.
+async fn with_request_ids(mut request: Request, next: Next) -> Response {
+    let ids = RequestIds::generate();
+    request.extensions_mut().insert(ids.clone());
+    let mut response = next.run(request).await;
     ids.stamp(&mut response);
     response
 }
 
-/// Sets each (name, value) pair that is a valid header; the rest are skipped.
-fn insert_headers(response: &mut Response, pairs: &[(String, String)]) {
-    for (name, value) in pairs {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
-            response.headers_mut().insert(n, v);
-        }
-    }
-}
-
-async fn handle<C: Clock + 'static>(
-    State(gw): State<Arc<Gateway<C>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request<Body>,
-) -> Response {
-    let ids = Ids::new();
+/// Ready once the API and a stage have been read from the control plane (scripts and tests
+/// wait for this).
+async fn health<C: Clock + 'static>(State(gw): State<Arc<Gateway<C>>>) -> Response {
     let snapshot = gw.current();
-    let path = request.uri().path().to_owned();
-    if path == "/_gateway/health" {
-        return health(&snapshot, &ids);
-    }
-    if let Some(plan) = path.strip_prefix("/usageplans/").and_then(|p| p.strip_suffix("/usage")) {
-        let mut response = crate::usage::get_usage(&gw.limiter, &snapshot, plan, request.uri().query());
-        ids.stamp(&mut response);
-        return response;
-    }
-
-    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    let (parts, body) = request.into_parts();
-    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
-        drain(body).await;
-        return error_response(GatewayError::RequestTooLarge, &snapshot, &ids);
-    }
-    let Ok(body) = to_bytes(body, MAX_REQUEST_BYTES).await else {
-        return error_response(GatewayError::RequestTooLarge, &snapshot, &ids);
-    };
-
-    // /{stage}/{path}
-    let trimmed = path.trim_start_matches('/');
-    let (stage, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
-    let resource_path = format!("/{rest}");
-    let Some((deployment_id, table)) = snapshot.stages.get(stage) else {
-        return error_response(GatewayError::MissingAuthenticationToken, &snapshot, &ids);
-    };
-    let method = parts.method.as_str();
-    let Some(matched) = table.find(method, &resource_path) else {
-        return error_response(GatewayError::MissingAuthenticationToken, &snapshot, &ids);
-    };
-    let route = matched.method;
-
-    let mut api_key = None;
-    if route.api_key_required {
-        let presented = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
-        let Some((value, key)) = presented.and_then(|v| snapshot.keys_by_value.get_key_value(v)) else {
-            return error_response(GatewayError::InvalidApiKey, &snapshot, &ids);
-        };
-        if !key.enabled {
-            return error_response(GatewayError::InvalidApiKey, &snapshot, &ids);
-        }
-        let Some(plan) = snapshot.plan_for(&key.id, stage) else {
-            return error_response(GatewayError::InvalidApiKey, &snapshot, &ids);
-        };
-        match gw.limiter.admit(&plan.id, &key.id, plan.throttle, plan.quota) {
-            Decision::Allowed => {}
-            Decision::Throttled => return error_response(GatewayError::Throttled, &snapshot, &ids),
-            Decision::QuotaExceeded => return error_response(GatewayError::QuotaExceeded, &snapshot, &ids),
-        }
-        api_key = Some((value.as_str(), key.id.as_str()));
-    }
-
-    let mut response = match &route.integration {
-        Integration::Mock { headers } => {
-            let mut response = Response::new(Body::empty());
-            insert_headers(&mut response, headers);
-            response
-        }
-        Integration::Unsupported(what) => {
-            tracing::warn!(integration = what, path, "integration not supported by the local gateway");
-            return error_response(GatewayError::IntegrationFailure, &snapshot, &ids);
-        }
-        Integration::LambdaProxy { function } => {
-            let facts = RequestFacts {
-                method,
-                resource_path: &route.resource_path,
-                resource_id: &route.resource_id,
-                path: &resource_path,
-                stage,
-                api_id: &snapshot.api_id,
-                deployment_id,
-                request_id: &ids.request_id,
-                extended_request_id: &ids.apigw_id,
-                headers: &parts.headers,
-                query: parts.uri.query(),
-                path_parameters: &matched.path_parameters,
-                body: &body,
-                source_ip: &peer.ip().to_string(),
-                api_key,
-                now: OffsetDateTime::now_utc(),
-            };
-            match invoke(&gw, function, proxy::event(&facts)).await {
-                Ok(r) => r,
-                Err(e) => return error_response(e, &snapshot, &ids),
-            }
-        }
-    };
-    ids.stamp(&mut response);
-    response
-}
-
-/// Reads and drops a refused body (up to twice the limit), so the client that is still
-/// sending it receives the 413 instead of a broken connection.
-async fn drain(body: Body) {
-    use futures::StreamExt as _;
-    let mut body = body.into_data_stream();
-    let mut read = 0usize;
-    while read <= 2 * MAX_REQUEST_BYTES {
-        match body.next().await {
-            Some(Ok(chunk)) => read += chunk.len(),
-            _ => return,
-        }
-    }
-}
-
-/// Calls the function through the Lambda Invoke API and maps its answer.
-async fn invoke<C: Clock>(gw: &Gateway<C>, function: &str, event: serde_json::Value) -> Result<Response, GatewayError> {
-    let deadline = tokio::time::Instant::now() + gw.config.integration_timeout;
-    let _permit = tokio::time::timeout_at(deadline, gw.in_flight.acquire())
-        .await
-        .map_err(|_| GatewayError::IntegrationTimeout)?
-        .expect("the semaphore is never closed");
-    let url =
-        format!("{}/2015-03-31/functions/{function}/invocations", gw.config.lambda_endpoint.trim_end_matches('/'));
-    let call = gw.http.post(&url).json(&event).send();
-    let answer = match tokio::time::timeout_at(deadline, call).await {
-        Err(_) => return Err(GatewayError::IntegrationTimeout),
-        Ok(Err(e)) => {
-            tracing::warn!(function, error = %e, "invoke failed");
-            return Err(GatewayError::BadGateway);
-        }
-        Ok(Ok(r)) => r,
-    };
-    let status = answer.status();
-    let function_error = answer.headers().contains_key("x-amz-function-error");
-    let payload = match tokio::time::timeout_at(deadline, answer.bytes()).await {
-        Err(_) => return Err(GatewayError::IntegrationTimeout),
-        Ok(Err(_)) => return Err(GatewayError::BadGateway),
-        Ok(Ok(b)) => b,
-    };
-    if !status.is_success() || function_error {
-        // cargo lambda answers a handler error with 500 {errorType, errorMessage}; Lambda
-        // with 200 and X-Amz-Function-Error. Either way: 502.
-        tracing::warn!(function, %status, payload = %String::from_utf8_lossy(&payload[..payload.len().min(300)]), "function error");
-        return Err(GatewayError::BadGateway);
-    }
-    let Some(parsed) = proxy::read_response(&payload) else {
-        tracing::warn!(function, "malformed Lambda proxy response");
-        return Err(GatewayError::BadGateway);
-    };
-    let mut response = Response::new(Body::from(parsed.body));
-    *response.status_mut() = parsed.status;
-    for (name, value) in parsed.headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            response.headers_mut().append(n, v);
-        }
-    }
-    Ok(response)
-}
-
-fn health(snapshot: &Snapshot, ids: &Ids) -> Response {
     let ready = !snapshot.api_id.is_empty() && !snapshot.stages.is_empty();
     let mut stages: Vec<&String> = snapshot.stages.keys().collect();
     stages.sort();
     let body = json!({"ready": ready, "apiId": snapshot.api_id, "stages": stages, "keys": snapshot.keys_by_value.len(), "plans": snapshot.plans.len()});
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let mut response = stamp_json(status, body, None);
-    ids.stamp(&mut response);
-    response
+    responses::json(status, body, None)
+}
+
+async fn get_usage<C: Clock + 'static>(
+    State(gw): State<Arc<Gateway<C>>>,
+    Path(plan_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    crate::usage::get_usage(&gw.limiter, &gw.current(), &plan_id, query.as_deref())
 }
 
 /// Serves on `listener` until `shutdown` resolves.
@@ -280,12 +95,198 @@ pub async fn serve(
         .await
 }
 
-pub fn stamp_json(status: StatusCode, body: serde_json::Value, error_type: Option<&'static str>) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(t) = error_type {
-        response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(t));
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::RwLock;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::limits::SystemClock;
+    use crate::model::{
+        ApiKey, GatewayResponseConfig, Integration, MethodRoute, Period, Quota, ResourceRoute, RouteTable, Throttle,
+        UsagePlan,
+    };
+
+    fn method(path: &str, api_key_required: bool, integration: Integration) -> MethodRoute {
+        MethodRoute { resource_id: format!("id{path}"), resource_path: path.to_owned(), api_key_required, integration }
     }
-    response
+
+    fn plan(id: &str, key: &str, throttle: Option<Throttle>, quota: Option<Quota>) -> UsagePlan {
+        let stages = vec![("api1".to_owned(), "prod".to_owned())];
+        UsagePlan { id: id.to_owned(), throttle, quota, stages, key_ids: HashSet::from([key.to_owned()]) }
+    }
+
+    /// `prod` serves GET /students (a key, a function nobody serves), its MOCK preflight, and
+    /// GET /legacy (an integration the gateway cannot serve). Gateway responses carry CORS.
+    fn snapshot() -> Snapshot {
+        let students = ResourceRoute {
+            segments: vec!["students".into()],
+            methods: HashMap::from([
+                ("GET".into(), method("/students", true, Integration::LambdaProxy { function: "nobody".into() })),
+                (
+                    "OPTIONS".into(),
+                    method(
+                        "/students",
+                        false,
+                        Integration::Mock {
+                            headers: vec![("Access-Control-Allow-Methods".into(), "GET,OPTIONS".into())],
+                        },
+                    ),
+                ),
+            ]),
+        };
+        let legacy = ResourceRoute {
+            segments: vec!["legacy".into()],
+            methods: HashMap::from([("GET".into(), method("/legacy", false, Integration::Unsupported("HTTP".into())))]),
+        };
+        let table = Arc::new(RouteTable { resources: vec![students, legacy] });
+        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled };
+        let cors =
+            GatewayResponseConfig { status: None, headers: vec![("Access-Control-Allow-Origin".into(), "*".into())] };
+        // No refill within a test.
+        let one_token = Throttle { rate_limit: 0.000_001, burst_limit: 1.0 };
+        Snapshot {
+            api_id: "api1".into(),
+            stages: HashMap::from([("prod".into(), ("dep1".into(), table))]),
+            keys_by_value: HashMap::from([
+                ("throttled-key-000000000".into(), key("k1", true)),
+                ("quota-key-000000000000".into(), key("k2", true)),
+                ("disabled-key-000000000".into(), key("k3", false)),
+                ("planless-key-000000000".into(), key("k4", true)),
+            ]),
+            plans: vec![
+                plan("p1", "k1", Some(one_token), None),
+                plan("p2", "k2", None, Some(Quota { limit: 1, period: Period::Day })),
+            ],
+            gateway_responses: HashMap::from([("DEFAULT_4XX".into(), cors.clone()), ("DEFAULT_5XX".into(), cors)]),
+        }
+    }
+
+    /// A gateway on a free loopback port; the Lambda endpoint refuses connections.
+    async fn start(snapshot: Snapshot) -> String {
+        let config = Config {
+            lambda_endpoint: "http://127.0.0.1:1".into(),
+            integration_timeout: Duration::from_secs(5),
+            max_in_flight: 4,
+        };
+        let gateway = Gateway::new(Arc::new(RwLock::new(Arc::new(snapshot))), SystemClock::default(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(serve(gateway.router(), listener, std::future::pending()));
+        url
+    }
+
+    struct Answer {
+        status: u16,
+        headers: http::HeaderMap,
+        body: Value,
+    }
+
+    impl Answer {
+        fn header(&self, name: &str) -> &str {
+            self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+        }
+
+        /// A gateway response: status, message, error type, the configured CORS header and ids.
+        fn is(&self, status: u16, message: &str, error_type: &str) -> bool {
+            self.status == status
+                && self.body == json!({ "message": message })
+                && self.header("x-amzn-errortype") == error_type
+                && self.header("access-control-allow-origin") == "*"
+                && self.has_ids()
+        }
+
+        fn has_ids(&self) -> bool {
+            !self.header("x-amzn-requestid").is_empty() && !self.header("x-amz-apigw-id").is_empty()
+        }
+    }
+
+    async fn call(request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let bytes = response.bytes().await.unwrap();
+        Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    #[tokio::test]
+    async fn the_gateway_routes_answer_with_ids() {
+        let url = start(snapshot()).await;
+        let http = reqwest::Client::new();
+        let health = call(http.get(format!("{url}/_gateway/health"))).await;
+        assert_eq!(health.status, 200);
+        assert_eq!(health.body, json!({"ready": true, "apiId": "api1", "stages": ["prod"], "keys": 4, "plans": 2}));
+        assert!(health.has_ids());
+        let not_ready = call(http.get(format!("{}/_gateway/health", start(Snapshot::default()).await))).await;
+        assert_eq!(not_ready.status, 503);
+        // The gateway's own routes are GET only.
+        let posted = call(http.post(format!("{url}/_gateway/health"))).await;
+        assert!(posted.status == 405 && posted.has_ids());
+
+        let usage = call(http.get(format!("{url}/usageplans/p2/usage?startDate=2026-11-01&endDate=2026-11-02"))).await;
+        assert_eq!(usage.status, 200);
+        assert_eq!(usage.body["items"], json!({"k2": [[0, 1], [0, 1]]}));
+        assert!(usage.has_ids());
+        let unknown = call(http.get(format!("{url}/usageplans/nope/usage"))).await;
+        assert_eq!((unknown.status, unknown.header("x-amzn-errortype")), (404, "NotFoundException"));
+        assert!(unknown.has_ids());
+    }
+
+    #[tokio::test]
+    async fn the_api_refuses_in_api_gateways_order() {
+        let url = start(snapshot()).await;
+        let http = reqwest::Client::new();
+        let get = |path: &str, key: Option<&str>| {
+            let request = http.get(format!("{url}{path}"));
+            match key {
+                Some(k) => request.header("x-api-key", k),
+                None => request,
+            }
+        };
+        // The body's size first: even on a stage that does not exist.
+        let big = http.post(format!("{url}/nostage/students")).body(vec![b'x'; crate::api::MAX_REQUEST_BYTES + 1]);
+        assert!(call(big).await.is(413, "Request Too Long", "RequestTooLongException"));
+        // Then the route: stage, resource, method.
+        let missing = ("Missing Authentication Token", "MissingAuthenticationTokenException");
+        for request in
+            [get("/dev/students", None), get("/prod/nowhere", None), http.delete(format!("{url}/prod/students"))]
+        {
+            assert!(call(request).await.is(403, missing.0, missing.1));
+        }
+        // Then the key: missing, unknown, disabled, in no plan for the stage.
+        for key in
+            [None, Some("unknown-key-0000000000"), Some("disabled-key-000000000"), Some("planless-key-000000000")]
+        {
+            assert!(call(get("/prod/students", key)).await.is(403, "Forbidden", "ForbiddenException"), "{key:?}");
+        }
+        // Then the plan's throttle and quota; an admitted request reaches the integration (here
+        // a function nobody serves: 502).
+        let bad_gateway = ("Internal server error", "InternalServerErrorException");
+        assert!(call(get("/prod/students", Some("throttled-key-000000000"))).await.is(
+            502,
+            bad_gateway.0,
+            bad_gateway.1
+        ));
+        let throttled = call(get("/prod/students", Some("throttled-key-000000000"))).await;
+        assert!(throttled.is(429, "Too Many Requests", "TooManyRequestsException"));
+        assert!(call(get("/prod/students", Some("quota-key-000000000000"))).await.is(
+            502,
+            bad_gateway.0,
+            bad_gateway.1
+        ));
+        let exceeded = call(get("/prod/students", Some("quota-key-000000000000"))).await;
+        assert!(exceeded.is(429, "Limit Exceeded", "LimitExceededException"));
+    }
+
+    #[tokio::test]
+    async fn integrations_mock_answers_and_unsupported_ones_fail() {
+        let url = start(snapshot()).await;
+        let http = reqwest::Client::new();
+        let preflight = call(http.request(reqwest::Method::OPTIONS, format!("{url}/prod/students"))).await;
+        assert_eq!((preflight.status, preflight.header("access-control-allow-methods")), (200, "GET,OPTIONS"));
+        assert!(preflight.has_ids());
+        let legacy = call(http.get(format!("{url}/prod/legacy"))).await;
+        assert!(legacy.is(500, "Internal server error", "InternalServerErrorException"));
+    }
 }

@@ -8,8 +8,8 @@ use time::Date;
 
 use crate::limits::{Clock, Limiter};
 use crate::model::Snapshot;
-use crate::proxy::url_pairs;
-use crate::server::stamp_json;
+use crate::query::url_pairs;
+use crate::responses;
 
 fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
@@ -19,21 +19,21 @@ pub fn get_usage<C: Clock>(limiter: &Limiter<C>, snapshot: &Snapshot, plan_id: &
     let params = url_pairs(query.unwrap_or(""));
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let Some(plan) = snapshot.plan(plan_id) else {
-        return stamp_json(
+        return responses::json(
             StatusCode::NOT_FOUND,
             json!({"message": "Invalid Usage Plan ID specified"}),
             Some("NotFoundException"),
         );
     };
     let (Some(start), Some(end)) = (get("startDate").and_then(parse_date), get("endDate").and_then(parse_date)) else {
-        return stamp_json(
+        return responses::json(
             StatusCode::BAD_REQUEST,
             json!({"message": "startDate and endDate (YYYY-MM-DD) are required"}),
             Some("BadRequestException"),
         );
     };
     if start > end || (end - start).whole_days() > 90 {
-        return stamp_json(
+        return responses::json(
             StatusCode::BAD_REQUEST,
             json!({"message": "The usage data period must be at most 90 days, from startDate to endDate"}),
             Some("BadRequestException"),
@@ -59,7 +59,7 @@ pub fn get_usage<C: Clock>(limiter: &Limiter<C>, snapshot: &Snapshot, plan_id: &
         items.insert(key, serde_json::Value::Array(days));
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    stamp_json(
+    responses::json(
         StatusCode::OK,
         // On the wire the per-key days are `values` (SDKs read that; the CLI and console call
         // them `items`, as the reference does): both are sent.

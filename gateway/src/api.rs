@@ -1,0 +1,178 @@
+//! The API as deployed: `/{stage}/{path...}`, any method. Its routes come from the control
+//! plane at run time, so it is the router's fallback rather than routes of its own.
+//!
+//! A request goes through API Gateway's steps in API Gateway's order — the body's size
+//! (413), the route (403 Missing Authentication Token), the key and its usage plan (403, 429),
+//! the integration (MOCK, Lambda proxy) — and the first step that refuses it says why with a
+//! [`GatewayError`], which [`handle`] turns into the gateway response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{ConnectInfo, Extension, State};
+use axum::response::Response;
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::{HeaderMap, Method, Request};
+use time::OffsetDateTime;
+
+use crate::limits::{Clock, Decision, Limiter};
+use crate::model::{Integration, Matched, Snapshot};
+use crate::proxy::{self, AdmittedKey, RequestFacts};
+use crate::responses::{self, GatewayError, RequestIds};
+use crate::server::Gateway;
+
+/// API Gateway's REST payload limit.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// Serves one request of the API, under the configuration current when it arrived.
+pub async fn handle<C: Clock + 'static>(
+    State(gw): State<Arc<Gateway<C>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ids): Extension<RequestIds>,
+    request: Request<Body>,
+) -> Response {
+    let snapshot = gw.current();
+    match serve(&gw, &snapshot, &ids, peer, request).await {
+        Ok(response) => response,
+        Err(error) => error.response(&snapshot),
+    }
+}
+
+async fn serve<C: Clock>(
+    gw: &Gateway<C>,
+    snapshot: &Snapshot,
+    ids: &RequestIds,
+    peer: SocketAddr,
+    request: Request<Body>,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body).await?;
+    let route = resolve(snapshot, &parts.method, parts.uri.path())?;
+    let key = authorize(&gw.limiter, snapshot, &route, &parts.headers)?;
+    integrate(gw, snapshot, &route, key, ids, &Inbound { parts, body, peer }).await
+}
+
+/// The whole body, within API Gateway's limit (else 413).
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, GatewayError> {
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
+        drain(body).await;
+        return Err(GatewayError::RequestTooLarge);
+    }
+    to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| GatewayError::RequestTooLarge)
+}
+
+/// Reads and drops a refused body (up to twice the limit), so the client that is still
+/// sending it receives the 413 instead of a broken connection.
+async fn drain(body: Body) {
+    use futures::StreamExt as _;
+    let mut body = body.into_data_stream();
+    let mut read = 0usize;
+    while read <= 2 * MAX_REQUEST_BYTES {
+        match body.next().await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => return,
+        }
+    }
+}
+
+/// Where a request goes: the method a stage's deployment serves at a path.
+struct Route<'s> {
+    stage: &'s str,
+    deployment_id: &'s str,
+    /// Without the stage: `/students`.
+    path: String,
+    matched: Matched<'s>,
+}
+
+/// `/{stage}/{path}` → the route; no such stage, resource or method → 403 Missing
+/// Authentication Token (API Gateway does not say which).
+fn resolve<'s>(snapshot: &'s Snapshot, method: &Method, path: &str) -> Result<Route<'s>, GatewayError> {
+    let trimmed = path.trim_start_matches('/');
+    let (stage, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let path = format!("/{rest}");
+    let (stage, (deployment_id, table)) =
+        snapshot.stages.get_key_value(stage).ok_or(GatewayError::MissingAuthenticationToken)?;
+    let matched = table.find(method.as_str(), &path).ok_or(GatewayError::MissingAuthenticationToken)?;
+    Ok(Route { stage, deployment_id, path, matched })
+}
+
+/// For a method that requires a key: `x-api-key` must name a known, enabled key in a usage
+/// plan of this stage (else 403 Forbidden), within the plan's throttle and quota (else 429).
+fn authorize<'s, C: Clock>(
+    limiter: &Limiter<C>,
+    snapshot: &'s Snapshot,
+    route: &Route<'_>,
+    headers: &HeaderMap,
+) -> Result<Option<AdmittedKey<'s>>, GatewayError> {
+    if !route.matched.method.api_key_required {
+        return Ok(None);
+    }
+    let presented = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let (value, key) =
+        presented.and_then(|v| snapshot.keys_by_value.get_key_value(v)).ok_or(GatewayError::InvalidApiKey)?;
+    if !key.enabled {
+        return Err(GatewayError::InvalidApiKey);
+    }
+    let plan = snapshot.plan_for(&key.id, route.stage).ok_or(GatewayError::InvalidApiKey)?;
+    match limiter.admit(&plan.id, &key.id, plan.throttle, plan.quota) {
+        Decision::Allowed => Ok(Some(AdmittedKey { value, id: &key.id })),
+        Decision::Throttled => Err(GatewayError::Throttled),
+        Decision::QuotaExceeded => Err(GatewayError::QuotaExceeded),
+    }
+}
+
+/// The request as received.
+struct Inbound {
+    parts: Parts,
+    body: Bytes,
+    peer: SocketAddr,
+}
+
+/// The method's integration answers: MOCK with its header mappings, a Lambda proxy with the
+/// function's answer; any other integration fails (500).
+async fn integrate<C: Clock>(
+    gw: &Gateway<C>,
+    snapshot: &Snapshot,
+    route: &Route<'_>,
+    key: Option<AdmittedKey<'_>>,
+    ids: &RequestIds,
+    request: &Inbound,
+) -> Result<Response, GatewayError> {
+    let method = route.matched.method;
+    match &method.integration {
+        Integration::Mock { headers } => {
+            let mut response = Response::new(Body::empty());
+            responses::insert_headers(&mut response, headers);
+            Ok(response)
+        }
+        Integration::Unsupported(what) => {
+            let path = request.parts.uri.path();
+            tracing::warn!(integration = what, path, "integration not supported by the local gateway");
+            Err(GatewayError::IntegrationFailure)
+        }
+        Integration::LambdaProxy { function } => {
+            let facts = RequestFacts {
+                method: &request.parts.method,
+                resource_path: &method.resource_path,
+                resource_id: &method.resource_id,
+                path: &route.path,
+                stage: route.stage,
+                api_id: &snapshot.api_id,
+                deployment_id: route.deployment_id,
+                request_id: &ids.request_id,
+                extended_request_id: &ids.apigw_id,
+                headers: &request.parts.headers,
+                query: request.parts.uri.query(),
+                path_parameters: &route.matched.path_parameters,
+                body: &request.body,
+                source_ip: &request.peer.ip().to_string(),
+                api_key: key,
+                now: OffsetDateTime::now_utc(),
+            };
+            Ok(gw.lambda.invoke(function, &proxy::event(&facts)).await?.into_response())
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Calling a function as API Gateway's Lambda integration does, through the Lambda Invoke API
+//! (cargo lambda watch): a bounded number of calls in flight, and one deadline — the
+//! integration timeout — for waiting for a place, the call and its answer.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::proxy::{self, ProxyResponse};
+use crate::responses::GatewayError;
+
+pub struct Lambda {
+    http: reqwest::Client,
+    /// Where the Invoke API is served.
+    endpoint: String,
+    timeout: Duration,
+    /// More calls than this wait for a place (within the timeout).
+    in_flight: Semaphore,
+}
+
+impl Lambda {
+    pub fn new(endpoint: String, timeout: Duration, max_in_flight: usize) -> Self {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("an HTTP client");
+        Self { http, endpoint, timeout, in_flight: Semaphore::new(max_in_flight) }
+    }
+
+    /// Invokes `function` with `event` and reads its answer as a proxy response. A function
+    /// error or a malformed answer is a 502, no answer within the timeout a 504.
+    pub async fn invoke(&self, function: &str, event: &Value) -> Result<ProxyResponse, GatewayError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let _permit = tokio::time::timeout_at(deadline, self.in_flight.acquire())
+            .await
+            .map_err(|_| GatewayError::IntegrationTimeout)?
+            .expect("the semaphore is never closed");
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint.trim_end_matches('/'));
+        let call = self.http.post(&url).json(event).send();
+        let answer = match tokio::time::timeout_at(deadline, call).await {
+            Err(_) => return Err(GatewayError::IntegrationTimeout),
+            Ok(Err(e)) => {
+                tracing::warn!(function, error = %e, "invoke failed");
+                return Err(GatewayError::BadGateway);
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = answer.status();
+        let function_error = answer.headers().contains_key("x-amz-function-error");
+        let payload = match tokio::time::timeout_at(deadline, answer.bytes()).await {
+            Err(_) => return Err(GatewayError::IntegrationTimeout),
+            Ok(Err(_)) => return Err(GatewayError::BadGateway),
+            Ok(Ok(b)) => b,
+        };
+        if !status.is_success() || function_error {
+            // cargo lambda answers a handler error with 500 {errorType, errorMessage}; Lambda
+            // with 200 and X-Amz-Function-Error. Either way: 502.
+            tracing::warn!(function, %status, payload = %String::from_utf8_lossy(&payload[..payload.len().min(300)]), "function error");
+            return Err(GatewayError::BadGateway);
+        }
+        proxy::read_response(&payload).ok_or_else(|| {
+            tracing::warn!(function, "malformed Lambda proxy response");
+            GatewayError::BadGateway
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! The Lambda proxy integration (payload format 1.0): the event a function receives, and the
+//! strict reading of what it answers.
+
+pub mod event;
+pub mod response;
+
+pub use event::{AdmittedKey, RequestFacts, event};
+pub use response::{ProxyResponse, read_response};

@@ -1,6 +1,7 @@
 //! The one AWS configuration of a process. Endpoint, region and credentials come from the
 //! SDK's standard environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, ...), so the same binary
-//! talks to AWS or to the emulator without knowing which.
+//! talks to AWS or to the emulator without knowing which. And the one way a failed call is
+//! classified and kept: [`AwsFailure`].
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -60,5 +61,30 @@ where
         }
         SdkError::ResponseError(_) => Failure::Unavailable,
         _ => Failure::Fault,
+    }
+}
+
+/// A failed call to an AWS service: which, how the client should see it, and the SDK's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{service} {operation} failed")]
+pub struct AwsFailure {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub failure: Failure,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl AwsFailure {
+    pub fn new<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        Self { service, operation, failure: classify(&err), source: Box::new(err) }
     }
 }

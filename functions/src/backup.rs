@@ -11,15 +11,19 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::stream::{self, StreamExt};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 pub use system::backup::Manifest;
 use system::backup::{BackupId, MANIFEST_FORMAT};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::aws::{Failure, classify};
+use crate::aws::{AwsFailure, Failure};
 use crate::domain::PageCursor;
 use crate::store::{Segment, StoreError, StudentStore};
+
+/// The service as errors name it (`S3 UploadPart failed`).
+const SERVICE: &str = "S3";
 
 /// S3's smallest part (except the last) is 5 MiB; 8 MiB halves the number of requests.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
@@ -32,39 +36,46 @@ pub const DEFAULT_SEGMENTS: i32 = 4;
 pub const SCAN_PAGE_ITEMS: u16 = 1000;
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// A written backup as told to people: where it is, what it holds and a link to download it.
+/// Declared once: the notice email renders it, and the function's answer is it (camelCase)
+/// plus whether that email went.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRecord {
+    pub bucket: String,
+    pub key: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub download_url: String,
+    /// RFC 3339, when `download_url` stops working.
+    pub expires_at: String,
+}
+
+impl BackupRecord {
+    pub fn new(manifest: Manifest, download_url: String, expires_at: String) -> Self {
+        let Manifest { bucket, key, count, bytes, sha256, .. } = manifest;
+        Self { bucket, key, count, bytes, sha256, download_url, expires_at }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error("reading the table failed")]
     Read(#[from] StoreError),
     #[error("the temporary part file failed")]
     Spool(#[source] std::io::Error),
-    #[error("S3 {operation} failed")]
-    Write {
-        operation: &'static str,
-        failure: Failure,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Write(#[from] AwsFailure),
 }
 
 impl BackupError {
     pub fn failure(&self) -> Failure {
         match self {
-            Self::Read(StoreError::Aws { failure, .. }) | Self::Write { failure, .. } => *failure,
+            Self::Read(StoreError::Aws(aws)) | Self::Write(aws) => aws.failure,
             Self::Read(StoreError::AlreadyExists(_)) | Self::Spool(_) => Failure::Fault,
         }
     }
-}
-
-fn write_error<E, R>(
-    operation: &'static str,
-    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> BackupError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    BackupError::Write { operation, failure: classify(&err), source: Box::new(err) }
 }
 
 /// A new backup's id: the time, and random bits so two backups of one second differ.
@@ -120,7 +131,7 @@ impl BackupWriter {
             .content_type("application/json")
             .send()
             .await
-            .map_err(|e| write_error("CreateMultipartUpload", e))?;
+            .map_err(|e| AwsFailure::new(SERVICE, "CreateMultipartUpload", e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
 
         let written = match self.upload_parts(store, &key, &upload_id).await {
@@ -145,7 +156,7 @@ impl BackupWriter {
             // the upload and delete the key, so neither a pending upload nor an object is left.
             self.abort(&key, &upload_id).await;
             self.delete(&key).await;
-            return Err(write_error("CompleteMultipartUpload", e));
+            return Err(AwsFailure::new(SERVICE, "CompleteMultipartUpload", e).into());
         }
 
         let manifest = Manifest {
@@ -170,7 +181,7 @@ impl BackupWriter {
         if let Err(e) = put {
             // A backup without its manifest cannot be checked; do not leave it looking valid.
             self.delete(&key).await;
-            return Err(write_error("PutObject (manifest)", e));
+            return Err(AwsFailure::new(SERVICE, "PutObject (manifest)", e).into());
         }
         Ok(manifest)
     }
@@ -223,7 +234,7 @@ impl BackupWriter {
             .key(key)
             .presigned(presigning)
             .await
-            .map_err(|e| write_error("presign GetObject", e))?;
+            .map_err(|e| AwsFailure::new(SERVICE, "presign GetObject", e))?;
         Ok(request.uri().to_owned())
     }
 }
@@ -291,7 +302,7 @@ impl<'a> PartWriter<'a> {
             .body(body)
             .send()
             .await
-            .map_err(|e| write_error("UploadPart", e))?;
+            .map_err(|e| AwsFailure::new(SERVICE, "UploadPart", e))?;
         self.completed.push(CompletedPart::builder().part_number(number).set_e_tag(output.e_tag).build());
         self.bytes += self.part_len;
         self.part_len = 0;

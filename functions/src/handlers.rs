@@ -8,10 +8,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api::{ApiError, Responder};
-use crate::backup::{BackupError, BackupWriter, DOWNLOAD_LINK_LIFETIME};
+use crate::api::{ApiError, Responder, read_student};
+use crate::backup::{BackupError, BackupRecord, BackupWriter, DOWNLOAD_LINK_LIFETIME};
 use crate::domain::{Email, NewStudent, PageCursor, PageLimit, Student};
-use crate::mail::{self, BackupNotice, Mailer};
+use crate::mail::{self, Mailer};
 use crate::store::{StoreError, StudentStore};
 
 /// The header carrying the next page's cursor (also in `Link: <...>; rel="next"`).
@@ -23,9 +23,9 @@ pub type Clock = fn() -> OffsetDateTime;
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::AlreadyExists(id) => ApiError::AlreadyExists(id),
-        StoreError::Aws { operation, failure, .. } => {
-            tracing::error!(operation, error = ?e, "DynamoDB call failed");
-            ApiError::from_failure(failure, "the database")
+        StoreError::Aws(ref aws) => {
+            tracing::error!(operation = aws.operation, error = ?e, "DynamoDB call failed");
+            ApiError::from_failure(aws.failure, "the database")
         }
     }
 }
@@ -116,7 +116,7 @@ impl<S: StudentStore, M: Mailer> InsertStudent<S, M> {
         require_method(request, Method::POST)?;
         require_json(request)?;
         let today = (self.clock)().date();
-        let student = NewStudent::from_body(request.body().as_ref(), today)?;
+        let student = NewStudent::parse(read_student(request.body().as_ref())?, today)?;
         self.store.insert(&student).await.map_err(store_error)?;
         tracing::info!(studentid = %student.id, "student stored");
 
@@ -143,17 +143,12 @@ fn require_json(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// The answer to a backup.
+/// The answer to a backup: the backup as the notice tells it, and whether the notice went.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupReport {
-    pub bucket: String,
-    pub key: String,
-    pub count: u64,
-    pub bytes: u64,
-    pub sha256: String,
-    pub download_url: String,
-    pub expires_at: String,
+    #[serde(flatten)]
+    pub backup: BackupRecord,
     pub email_sent: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
@@ -193,33 +188,15 @@ impl<S: StudentStore, M: Mailer> Backup<S, M> {
         tracing::info!(key = manifest.key, count = manifest.count, bytes = manifest.bytes, "backup written");
         let download_url = self.writer.download_link(&manifest.key).await.map_err(backup_error)?;
         let expires_at = (now + DOWNLOAD_LINK_LIFETIME).format(&Rfc3339).expect("RFC 3339 formats any UTC time");
-        let notice = BackupNotice {
-            bucket: manifest.bucket.clone(),
-            key: manifest.key.clone(),
-            count: manifest.count,
-            bytes: manifest.bytes,
-            sha256: manifest.sha256.clone(),
-            download_url,
-            expires_at,
-        };
-        let warning = match self.mailer.send(mail::backup_notice(&self.recipient, &notice)).await {
+        let backup = BackupRecord::new(manifest, download_url, expires_at);
+        let warning = match self.mailer.send(mail::backup_notice(&self.recipient, &backup)).await {
             Ok(()) => None,
             Err(e) => {
-                tracing::warn!(key = manifest.key, error = ?e, "backup notice not sent");
+                tracing::warn!(key = backup.key, error = ?e, "backup notice not sent");
                 Some(format!("backup notice not sent: {e}"))
             }
         };
-        Ok(BackupReport {
-            bucket: notice.bucket,
-            key: notice.key,
-            count: notice.count,
-            bytes: notice.bytes,
-            sha256: notice.sha256,
-            download_url: notice.download_url,
-            expires_at: notice.expires_at,
-            email_sent: warning.is_none(),
-            warning,
-        })
+        Ok(BackupReport { backup, email_sent: warning.is_none(), warning })
     }
 }
 
@@ -227,7 +204,32 @@ fn backup_error(e: BackupError) -> ApiError {
     tracing::error!(error = ?e, "backup failed");
     let service = match e {
         BackupError::Read(_) => "the database",
-        BackupError::Write { .. } | BackupError::Spool(_) => "backup storage",
+        BackupError::Write(_) | BackupError::Spool(_) => "backup storage",
     };
     ApiError::from_failure(e.failure(), service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_report_is_the_record_flattened_then_the_mail_outcome() {
+        let backup = BackupRecord {
+            bucket: "b".into(),
+            key: "backups/k.json".into(),
+            count: 3,
+            bytes: 120,
+            sha256: "ab".into(),
+            download_url: "https://d/k".into(),
+            expires_at: "2025-07-06T10:08:07Z".into(),
+        };
+        let sent = BackupReport { backup: backup.clone(), email_sent: true, warning: None };
+        assert_eq!(
+            serde_json::to_string(&sent).unwrap(),
+            r#"{"bucket":"b","key":"backups/k.json","count":3,"bytes":120,"sha256":"ab","downloadUrl":"https://d/k","expiresAt":"2025-07-06T10:08:07Z","emailSent":true}"#
+        );
+        let unsent = BackupReport { backup, email_sent: false, warning: Some("w".into()) };
+        assert!(serde_json::to_string(&unsent).unwrap().ends_with(r#""emailSent":false,"warning":"w"}"#));
+    }
 }

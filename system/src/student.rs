@@ -6,10 +6,16 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The attributes by name, for code that reads a student field by field.
+pub const STUDENTID: &str = "studentid";
+pub const NAME: &str = "name";
+pub const CLASS: &str = "class";
+pub const BIRTHDATE: &str = "birthdate";
+pub const EMAIL: &str = "email";
 /// The table's partition key.
-pub const KEY: &str = "studentid";
+pub const KEY: &str = STUDENTID;
 /// Every attribute of a student, in the order the API and the page show them.
-pub const ATTRIBUTES: [&str; 5] = [KEY, "name", "class", "birthdate", "email"];
+pub const ATTRIBUTES: [&str; 5] = [STUDENTID, NAME, CLASS, BIRTHDATE, EMAIL];
 
 /// Five strings. Values read back from the table are shown as they are stored; only new
 /// students are validated (by the functions' domain).
@@ -38,11 +44,11 @@ impl Student {
     pub fn from_item<V>(mut item: HashMap<String, V>, mut text: impl FnMut(&'static str, V) -> String) -> Self {
         let mut take = |attribute: &'static str| item.remove(attribute).map(|v| text(attribute, v)).unwrap_or_default();
         Self {
-            studentid: take(KEY),
-            name: take("name"),
-            class: take("class"),
-            birthdate: take("birthdate"),
-            email: take("email"),
+            studentid: take(STUDENTID),
+            name: take(NAME),
+            class: take(CLASS),
+            birthdate: take(BIRTHDATE),
+            email: take(EMAIL),
         }
     }
 }

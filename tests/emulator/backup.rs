@@ -86,9 +86,9 @@ async fn two_backups_in_one_second_do_not_overwrite_each_other() {
     let handler = app.backup(app.backup_writer());
     let (a, b) = futures::join!(handler.run(), handler.run());
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_ne!(a.key, b.key);
+    assert_ne!(a.backup.key, b.backup.key);
     assert_eq!(keys(&app).await.len(), 4);
-    let empty: Value = serde_json::from_slice(&object(&app, &a.key).await).unwrap();
+    let empty: Value = serde_json::from_slice(&object(&app, &a.backup.key).await).unwrap();
     assert_eq!(empty.as_array().unwrap().len(), 10);
 }
 
@@ -96,8 +96,8 @@ async fn two_backups_in_one_second_do_not_overwrite_each_other() {
 async fn an_empty_table_is_an_empty_array() {
     let app = TestApp::start(true).await;
     let report = app.backup(app.backup_writer()).run().await.unwrap();
-    assert_eq!(report.count, 0);
-    let value: Value = serde_json::from_slice(&object(&app, &report.key).await).unwrap();
+    assert_eq!(report.backup.count, 0);
+    let value: Value = serde_json::from_slice(&object(&app, &report.backup.key).await).unwrap();
     assert_eq!(value, serde_json::json!([]));
 }
 
@@ -138,7 +138,7 @@ async fn part_files_abandoned_by_a_killed_process_are_removed_and_live_ones_kept
     spool("unrelated-file", 60);
 
     let report = app.backup(app.backup_writer()).run().await.unwrap();
-    assert_eq!(report.count, 10);
+    assert_eq!(report.backup.count, 10);
     let mut left = app.spool_files();
     left.sort();
     assert_eq!(left, [".student-backup-part-live", "unrelated-file"]);

@@ -1,4 +1,4 @@
-// Client-side mirror of the server's rules for a new student (functions/src/domain/student.rs).
+// Client-side mirror of the server's rules for a new student (functions/src/domain/student/).
 // The server stays the authority: anything it still rejects comes back as a 400 `errors` array
 // and is shown next to the same fields.
 

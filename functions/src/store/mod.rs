@@ -1,4 +1,5 @@
-//! The student table: a narrow port and its DynamoDB adapter.
+//! The student table: a narrow port, its DynamoDB adapter, and (feature `test-util`) an
+//! in-memory one for tests.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,8 +9,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use system::student::KEY;
 
-use crate::aws::{Failure, classify};
+use crate::aws::AwsFailure;
 use crate::domain::{NewStudent, PageCursor, Student};
+
+#[cfg(feature = "test-util")]
+mod memory;
+#[cfg(feature = "test-util")]
+pub use memory::MemoryStore;
 
 /// One page of a scan, and where the next one starts (if anything may remain).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,13 +35,8 @@ pub struct Segment {
 pub enum StoreError {
     #[error("student {0} already exists")]
     AlreadyExists(String),
-    #[error("DynamoDB {operation} failed")]
-    Aws {
-        operation: &'static str,
-        failure: Failure,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Aws(#[from] AwsFailure),
 }
 
 /// What the functions need from the table.
@@ -53,6 +54,9 @@ pub trait StudentStore: Send + Sync {
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 }
 
+/// The service as errors name it (`DynamoDB Scan failed`).
+const SERVICE: &str = "DynamoDB";
+
 /// The DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -64,15 +68,6 @@ impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
-}
-
-fn aws_error<E, R>(operation: &'static str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StoreError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let failure = classify(&err);
-    StoreError::Aws { operation, failure, source: Box::new(err) }
 }
 
 impl StudentStore for DynamoStore {
@@ -92,7 +87,7 @@ impl StudentStore for DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::AlreadyExists(student.id.to_string()))
             }
-            Err(e) => Err(aws_error("PutItem", e)),
+            Err(e) => Err(AwsFailure::new(SERVICE, "PutItem", e).into()),
         }
     }
 
@@ -113,7 +108,7 @@ impl StudentStore for DynamoStore {
             .set_total_segments(segment.map(|s| s.total))
             .send()
             .await
-            .map_err(|e| aws_error("Scan", e))?;
+            .map_err(|e| AwsFailure::new(SERVICE, "Scan", e))?;
         let next = output
             .last_evaluated_key()
             .and_then(|k| k.get(KEY))
@@ -134,53 +129,6 @@ fn from_item(item: HashMap<String, AttributeValue>) -> Student {
             String::new()
         }
     })
-}
-
-/// An in-memory table with the same semantics, for handler tests and local experiments.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    students: std::sync::Mutex<std::collections::BTreeMap<String, Student>>,
-}
-
-impl MemoryStore {
-    pub fn with(students: impl IntoIterator<Item = Student>) -> Self {
-        let map = students.into_iter().map(|s| (s.studentid.clone(), s)).collect();
-        Self { students: std::sync::Mutex::new(map) }
-    }
-
-    pub fn all(&self) -> Vec<Student> {
-        self.students.lock().unwrap().values().cloned().collect()
-    }
-}
-
-impl StudentStore for MemoryStore {
-    async fn insert(&self, student: &NewStudent) -> Result<(), StoreError> {
-        let mut map = self.students.lock().unwrap();
-        let id = student.id.to_string();
-        if map.contains_key(&id) {
-            return Err(StoreError::AlreadyExists(id));
-        }
-        map.insert(id, student.to_student());
-        Ok(())
-    }
-
-    async fn page(
-        &self,
-        after: Option<&PageCursor>,
-        limit: Option<u16>,
-        segment: Option<Segment>,
-    ) -> Result<Page, StoreError> {
-        let map = self.students.lock().unwrap();
-        let limit = usize::from(limit.unwrap_or(u16::MAX));
-        let in_segment = |id: &str| segment.is_none_or(|s| (id.len() as i32) % s.total == s.index);
-        let range = match after {
-            Some(c) => map.range::<str, _>((std::ops::Bound::Excluded(c.last_key()), std::ops::Bound::Unbounded)),
-            None => map.range::<str, _>(..),
-        };
-        let students: Vec<Student> = range.filter(|(k, _)| in_segment(k)).take(limit).map(|(_, s)| s.clone()).collect();
-        let next = (students.len() == limit).then(|| PageCursor::after(students[limit - 1].studentid.clone()));
-        Ok(Page { students, next })
-    }
 }
 
 /// A shared store is a store: handlers own their ports, tests keep a reference to look inside.

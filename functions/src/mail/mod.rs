@@ -1,5 +1,5 @@
-//! Email through SES v2: a narrow port, its adapter, and the messages (askama templates, so
-//! every value in the HTML part is escaped).
+//! Email through SES v2: a narrow port, its adapter (and, feature `test-util`, a recording one
+//! for tests), and the messages (askama templates, so every value in the HTML part is escaped).
 
 use std::future::Future;
 
@@ -8,7 +8,13 @@ use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::aws::{Failure, classify};
+use crate::backup::BackupRecord;
 use crate::domain::{Email, Student};
+
+#[cfg(feature = "test-util")]
+mod recording;
+#[cfg(feature = "test-util")]
+pub use recording::RecordingMailer;
 
 /// An email with a text and an HTML part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,23 +94,6 @@ impl Mailer for SesMailer {
     }
 }
 
-/// Keeps every mail instead of sending it; for handler tests.
-#[derive(Debug, Default)]
-pub struct RecordingMailer {
-    pub sent: std::sync::Mutex<Vec<Mail>>,
-    pub fail: bool,
-}
-
-impl Mailer for RecordingMailer {
-    async fn send(&self, mail: Mail) -> Result<(), MailError> {
-        if self.fail {
-            return Err(MailError::Rejected("refused by RecordingMailer".into()));
-        }
-        self.sent.lock().unwrap().push(mail);
-        Ok(())
-    }
-}
-
 impl<T: Mailer> Mailer for &T {
     fn send(&self, mail: Mail) -> impl Future<Output = Result<(), MailError>> + Send {
         (**self).send(mail)
@@ -133,46 +122,25 @@ pub fn confirmation(student: &Student) -> Mail {
     }
 }
 
-/// What the backup notice tells its recipient.
-#[derive(Debug, Clone, Template)]
+#[derive(Template)]
 #[template(path = "backup_notice.html")]
-pub struct BackupNotice {
-    pub bucket: String,
-    pub key: String,
-    pub count: u64,
-    pub bytes: u64,
-    pub sha256: String,
-    pub download_url: String,
-    pub expires_at: String,
+struct BackupNoticeHtml<'a> {
+    backup: &'a BackupRecord,
 }
 
 #[derive(Template)]
 #[template(path = "backup_notice.txt", escape = "none")]
 struct BackupNoticeText<'a> {
-    bucket: &'a str,
-    key: &'a str,
-    count: u64,
-    bytes: u64,
-    sha256: &'a str,
-    download_url: &'a str,
-    expires_at: &'a str,
+    backup: &'a BackupRecord,
 }
 
-pub fn backup_notice(to: &Email, n: &BackupNotice) -> Mail {
-    let text = BackupNoticeText {
-        bucket: &n.bucket,
-        key: &n.key,
-        count: n.count,
-        bytes: n.bytes,
-        sha256: &n.sha256,
-        download_url: &n.download_url,
-        expires_at: &n.expires_at,
-    };
+/// The link to a new backup, for the recipient of backup notices.
+pub fn backup_notice(to: &Email, backup: &BackupRecord) -> Mail {
     Mail {
         to: to.to_string(),
-        subject: format!("Student backup: {} students", n.count),
-        text: text.render().expect("template renders"),
-        html: n.render().expect("template renders"),
+        subject: format!("Student backup: {} students", backup.count),
+        text: BackupNoticeText { backup }.render().expect("template renders"),
+        html: BackupNoticeHtml { backup }.render().expect("template renders"),
     }
 }
 
@@ -195,5 +163,28 @@ mod tests {
         assert!(!mail.html.contains("<b>12A"), "{}", mail.html);
         assert!(mail.html.contains("&#60;script&#62;") || mail.html.contains("&lt;script&gt;"), "{}", mail.html);
         assert!(mail.text.contains("<script>alert(1)</script> & \"Co\""));
+    }
+
+    #[test]
+    fn the_backup_notice_shows_the_record_in_both_parts() {
+        let backup = BackupRecord {
+            bucket: "student-backup".into(),
+            key: "backups/backup-1.json".into(),
+            count: 2,
+            bytes: 300,
+            sha256: "abc123".into(),
+            download_url: "https://s3.example.com/k?X-Amz-Expires=3600&X-Amz-Signature=f00".into(),
+            expires_at: "2025-07-06T10:08:07Z".into(),
+        };
+        let mail = backup_notice(&Email::parse("admin@example.com").unwrap(), &backup);
+        assert_eq!(mail.subject, "Student backup: 2 students");
+        assert_eq!(
+            mail.text,
+            "Student backup ready\n\n2 students (300 bytes) were backed up to s3://student-backup/backups/backup-1.json.\n\n\
+             Download (works until 2025-07-06T10:08:07Z):\n\
+             https://s3.example.com/k?X-Amz-Expires=3600&X-Amz-Signature=f00\n\nSHA-256: abc123"
+        );
+        assert!(mail.html.contains("X-Amz-Expires=3600&#38;X-Amz-Signature=f00"), "{}", mail.html);
+        assert!(mail.html.contains("<code>s3://student-backup/backups/backup-1.json</code>"), "{}", mail.html);
     }
 }

@@ -1,5 +1,8 @@
 //! The HTTP face of the functions: the one place where errors become status codes and JSON,
-//! and where every response gets its `Content-Type` and CORS headers.
+//! and where every response gets its `Content-Type` and CORS headers; `body` reads the
+//! insert request's body.
+
+mod body;
 
 use http::StatusCode;
 use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_TYPE, HeaderValue, VARY};
@@ -9,14 +12,18 @@ use serde_json::json;
 
 use crate::aws::Failure;
 use crate::config::AllowedOrigin;
-use crate::domain::{CursorError, FieldError, PageLimitError, RequestBodyError};
+use crate::domain::{CursorError, FieldError, InvalidStudent, PageLimitError};
+
+pub use body::{BodyError, MAX_BODY_BYTES, read_student};
 
 /// Everything a request can fail with, as the client should see it. Internal causes are
 /// logged where they happen; only the `message` below leaves the function.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
-    Body(#[from] RequestBodyError),
+    Body(#[from] BodyError),
+    #[error("{0}")]
+    Invalid(#[from] InvalidStudent),
     #[error("{0}")]
     Limit(#[from] PageLimitError),
     #[error("{0}")]
@@ -36,8 +43,8 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Body(RequestBodyError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Body(_) | Self::Limit(_) | Self::Cursor(_) => StatusCode::BAD_REQUEST,
+            Self::Body(BodyError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Body(_) | Self::Invalid(_) | Self::Limit(_) | Self::Cursor(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists(_) => StatusCode::CONFLICT,
@@ -56,10 +63,8 @@ impl ApiError {
 
     fn body(&self) -> serde_json::Value {
         match self {
-            Self::Body(RequestBodyError::Invalid(errors)) => {
-                json!({ "message": self.to_string(), "errors": errors })
-            }
-            Self::Body(RequestBodyError::DuplicateField(field)) => json!({
+            Self::Invalid(InvalidStudent(errors)) => json!({ "message": self.to_string(), "errors": errors }),
+            Self::Body(BodyError::DuplicateField(field)) => json!({
                 "message": self.to_string(),
                 "errors": [FieldError { field: field.clone(), message: "appears more than once".into() }],
             }),
@@ -138,17 +143,14 @@ mod tests {
 
     #[test]
     fn field_errors_are_listed() {
-        let e = ApiError::Body(RequestBodyError::Invalid(vec![FieldError {
-            field: "email".into(),
-            message: "bad".into(),
-        }]));
+        let e = ApiError::Invalid(InvalidStudent(vec![FieldError { field: "email".into(), message: "bad".into() }]));
         let r = Responder::new(AllowedOrigin::any()).error(&e);
         assert_eq!(r.status(), 400);
         assert_eq!(
             body_json(&r),
             json!({"message": "invalid student: check email", "errors": [{"field": "email", "message": "bad"}]})
         );
-        let r = Responder::new(AllowedOrigin::any()).error(&ApiError::Body(RequestBodyError::TooLarge));
+        let r = Responder::new(AllowedOrigin::any()).error(&ApiError::Body(BodyError::TooLarge));
         assert_eq!(r.status(), 413);
     }
 }

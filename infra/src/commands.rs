@@ -1,6 +1,7 @@
 //! `infra keys`, `infra usage` and `infra destroy`.
 
 use aws_sdk_apigateway::types::{ApiKey, Op, PatchOperation};
+use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::context::Ctx;
@@ -142,17 +143,27 @@ async fn delete_secret(ctx: &Ctx, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// One day's requests: (date, used, remaining).
-pub type DayUsage = (String, i64, i64);
+/// One day's requests for a key.
+#[derive(Debug, Serialize)]
+pub struct DayUsage {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    pub used: i64,
+    pub remaining: i64,
+}
+
+/// A key's requests per day; serialized, what `infra usage --json` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub key_name: String,
+    pub key_id: String,
+    pub days: Vec<DayUsage>,
+}
 
 /// Requests used and remaining per day for a key, from GetUsage. `usage_client` is API
 /// Gateway's client, or one pointed at the local gateway (the emulator lacks GetUsage).
-pub async fn usage(
-    ctx: &Ctx,
-    usage_client: &aws_sdk_apigateway::Client,
-    key_name: &str,
-    days: u32,
-) -> Result<Vec<DayUsage>> {
+pub async fn usage(ctx: &Ctx, usage_client: &aws_sdk_apigateway::Client, key_name: &str, days: u32) -> Result<Usage> {
     let key = require_key(ctx, key_name).await?;
     let key_id = key.id().unwrap_or_default().to_owned();
     let plan = plan_id(ctx).await?;
@@ -181,14 +192,16 @@ pub async fn usage(
         other => other?,
     };
     let days_out = out.items().and_then(|m| m.get(&key_id)).cloned().unwrap_or_default();
-    Ok(days_out
+    let days = days_out
         .iter()
         .enumerate()
-        .map(|(i, pair)| {
-            let date = (start + Duration::days(i as i64)).format(&format).expect("a date formats");
-            (date, pair.first().copied().unwrap_or(0), pair.get(1).copied().unwrap_or(0))
+        .map(|(i, pair)| DayUsage {
+            date: (start + Duration::days(i as i64)).format(&format).expect("a date formats"),
+            used: pair.first().copied().unwrap_or(0),
+            remaining: pair.get(1).copied().unwrap_or(0),
         })
-        .collect())
+        .collect();
+    Ok(Usage { key_name: key_name.to_owned(), key_id, days })
 }
 
 /// Removes what `deploy` created, in dependency order, tolerating what is already gone.

@@ -36,6 +36,17 @@ async fn add_rotate_and_remove_keep_the_linkage() {
     let list = app.run(&["keys", "list"]).await;
     assert_eq!(list.lines().len(), 3, "{}", list.stdout);
     assert!(list.lines().iter().all(|l| l.contains("enabled") && l.contains("in plan")), "{}", list.stdout);
+    // The same for scripts, as JSON, and never the values.
+    let json = app.run(&["keys", "list", "--json"]).await;
+    assert!(json.ok, "{}", json.stderr);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).expect("keys list --json prints JSON");
+    let names: Vec<&str> = listed.iter().filter_map(|k| k["name"].as_str()).collect();
+    assert_eq!(names, ["StudentApiKey", &retired_name, "mobile-app"], "sorted by name, like the table");
+    assert_eq!(
+        listed[2],
+        serde_json::json!({"name": "mobile-app", "id": mobile.id().unwrap(), "enabled": true, "inPlan": true})
+    );
+    assert!(!json.stdout.contains(mobile.value().unwrap()));
 
     // Removing the retired key takes it out of the plan.
     let removed = app.run(&["keys", "remove", &retired_name]).await;

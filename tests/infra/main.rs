@@ -4,4 +4,5 @@ mod app;
 mod deploy;
 mod keys;
 mod restore;
+mod verbose;
 mod web;

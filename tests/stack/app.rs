@@ -5,6 +5,7 @@ use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use harness::apigateway;
+use harness::runtime::workspace_binary;
 use harness::stack::LocalStack;
 
 pub struct TestApp {
@@ -58,6 +59,25 @@ impl TestApp {
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         Answer { status, headers, body }
+    }
+
+    /// `infra <args>` as a developer runs it with `stack.env` sourced (and the emulator's
+    /// credentials); `usage` reaches the local gateway through its `GATEWAY_URL`.
+    pub async fn infra(&self, args: &[&str]) -> std::process::Output {
+        let credentials = harness::Emulator::attach(&self.env["AWS_ENDPOINT_URL"]).function_env();
+        let mut command = tokio::process::Command::new(workspace_binary("infra"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .envs(credentials.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(std::process::Stdio::null());
+        let bound = Duration::from_secs(60);
+        tokio::time::timeout(bound, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("infra {args:?} did not finish within {bound:?}"))
+            .expect("infra runs")
     }
 
     /// The control plane the gateway reads (the stack's emulator).

@@ -68,6 +68,18 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
     let used = usage["values"][&key_id][0][0].as_u64().unwrap();
     assert!(used >= 10 + passed as u64, "{usage}");
     assert_eq!(usage["values"][&key_id][0][1].as_i64().unwrap(), 1000 - used as i64);
+    // `infra usage --json` reads the same day through the SDK (no request to the API between).
+    let run = app.infra(&["usage", "--json"]).await;
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("usage --json prints JSON");
+    assert_eq!(
+        report,
+        json!({
+            "keyName": outputs.key_name,
+            "keyId": key_id,
+            "days": [{"date": today, "used": used, "remaining": 1000 - used as i64}],
+        })
+    );
 
     // The quota lowered in the control plane: the next request past it is 429 Limit Exceeded.
     let lowered = (used + 1).to_string();

@@ -31,7 +31,8 @@ ensure_cargo_lambda() {
   ensure_venv
   if ! "$VENV/bin/pip" show --quiet cargo-lambda >/dev/null 2>&1; then
     say "installing cargo-lambda into .local/venv"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-lambda.txt" \
+    # --no-deps: cargo-lambda's one dependency is zig (400 MB), which only a cross build needs.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-lambda.txt" \
       || die "pip could not install scripts/requirements-lambda.txt"
   fi
   export PATH="$VENV/bin:$PATH"

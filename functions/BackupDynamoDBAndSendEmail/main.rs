@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config(config.common.timeouts).await;
     let table = config.common.table_name;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
-    let writer = BackupWriter::new(aws_sdk_s3::Client::new(&sdk), config.bucket, table);
+    let writer =
+        BackupWriter::new(aws_sdk_s3::Client::new(&sdk), config.bucket, table).with_expected_owner(config.bucket_owner);
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.sender);
     let responder = Responder::new(config.common.allowed_origin);
     let app: &'static _ = Box::leak(Box::new(Backup::new(store, writer, mailer, config.recipient, responder)));

@@ -89,6 +89,9 @@ pub fn new_backup_id(now: OffsetDateTime) -> BackupId {
 pub struct BackupWriter {
     s3: Client,
     bucket: String,
+    /// The account that must own the bucket (S3's `ExpectedBucketOwner`), when configured: a
+    /// bucket that changed hands is never written to.
+    owner: Option<String>,
     table: String,
     part_size: usize,
     spool_dir: PathBuf,
@@ -99,10 +102,17 @@ impl BackupWriter {
         Self {
             s3,
             bucket: bucket.into(),
+            owner: None,
             table: table.into(),
             part_size: DEFAULT_PART_SIZE,
             spool_dir: std::env::temp_dir(),
         }
+    }
+
+    /// Every call names `account` as the bucket's expected owner.
+    pub fn with_expected_owner(mut self, account: Option<String>) -> Self {
+        self.owner = account;
+        self
     }
 
     /// Smaller parts for tests; S3 refuses parts under 5 MiB except the last.
@@ -127,6 +137,7 @@ impl BackupWriter {
             .s3
             .create_multipart_upload()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&key)
             .content_type("application/json")
             .send()
@@ -146,6 +157,7 @@ impl BackupWriter {
             .s3
             .complete_multipart_upload()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&key)
             .upload_id(&upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
@@ -173,6 +185,7 @@ impl BackupWriter {
             .s3
             .put_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(id.manifest_key())
             .content_type("application/json")
             .body(ByteStream::from(serde_json::to_vec_pretty(&manifest).expect("plain data")))
@@ -212,14 +225,30 @@ impl BackupWriter {
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
-        let result = self.s3.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await;
+        let result = self
+            .s3
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
         if let Err(e) = result {
             tracing::error!(key, error = ?e, "could not abort a failed backup upload");
         }
     }
 
     async fn delete(&self, key: &str) {
-        if let Err(e) = self.s3.delete_object().bucket(&self.bucket).key(key).send().await {
+        if let Err(e) = self
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
+            .key(key)
+            .send()
+            .await
+        {
             tracing::error!(key, error = ?e, "could not delete the object of a failed backup");
         }
     }
@@ -295,6 +324,7 @@ impl<'a> PartWriter<'a> {
             .s3
             .upload_part()
             .bucket(&self.writer.bucket)
+            .set_expected_bucket_owner(self.writer.owner.clone())
             .key(self.key)
             .upload_id(self.upload_id)
             .part_number(number)

@@ -143,6 +143,8 @@ impl InsertConfig {
 pub struct BackupConfig {
     pub common: CommonConfig,
     pub bucket: String,
+    /// The account that must own the bucket (infra sets it; absent, S3 does not check).
+    pub bucket_owner: Option<String>,
     pub sender: Email,
     pub recipient: Email,
 }
@@ -152,6 +154,7 @@ impl BackupConfig {
         Ok(Self {
             common: CommonConfig::from_source(source)?,
             bucket: or_default(source, env::S3_BUCKET_NAME, names::BUCKET),
+            bucket_owner: source.get(env::BUCKET_OWNER),
             sender: email(source, env::SENDER_EMAIL)?,
             recipient: email(source, env::RECIPIENT_EMAIL)?,
         })

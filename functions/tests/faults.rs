@@ -462,3 +462,37 @@ async fn a_throttled_email_service_is_a_warning() {
     let send = send_to_sv001().sequence().http_response(ses_throttled).repeatedly().build();
     insert_with_failing_ses(send, "the email service is unavailable", 3).await;
 }
+
+/// Every S3 call a backup makes names the account that must own the bucket, so a bucket that
+/// changed hands is never written to (the emulator does not check the header; AWS does).
+#[tokio::test]
+async fn every_backup_call_names_the_expected_bucket_owner() {
+    const OWNER: &str = "123456789012";
+    let owned = |o: Option<&str>| o == Some(OWNER);
+    let create = mock!(aws_sdk_s3::Client::create_multipart_upload)
+        .match_requests(move |r| owned(r.expected_bucket_owner()))
+        .then_compute_output(|r| CreateMultipartUploadOutput::builder().key(r.key().unwrap()).upload_id("u1").build());
+    let part = mock!(aws_sdk_s3::Client::upload_part)
+        .match_requests(move |r| owned(r.expected_bucket_owner()))
+        .then_output(|| UploadPartOutput::builder().e_tag("\"etag-1\"").build());
+    let complete = mock!(aws_sdk_s3::Client::complete_multipart_upload)
+        .match_requests(move |r| owned(r.expected_bucket_owner()))
+        .then_output(|| CompleteMultipartUploadOutput::builder().build());
+    let manifest = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(move |r| owned(r.expected_bucket_owner()))
+        .then_output(|| PutObjectOutput::builder().build());
+    // The download link is signed, not sent: a header in it would have to come from the browser.
+    let link = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.expected_bucket_owner().is_none())
+        .then_output(|| aws_sdk_s3::operation::get_object::GetObjectOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&create, &part, &complete, &manifest, &link]);
+    let store = big_store(10);
+    let mailer = RecordingMailer::default();
+    let spool = tempfile::tempdir().unwrap();
+    let writer =
+        BackupWriter::new(s3, BUCKET, TABLE).with_spool_dir(spool.path()).with_expected_owner(Some(OWNER.into()));
+    let app = Backup::new(&store, writer, &mailer, Email::parse("admin@example.com").unwrap(), respond());
+    let report = app.run().await.expect("every call was answered: each named the owner");
+    assert_eq!(report.backup.count, 10);
+    assert_eq!((create.num_calls(), part.num_calls(), complete.num_calls(), manifest.num_calls()), (1, 1, 1, 1));
+}

@@ -5,9 +5,9 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::context::Ctx;
-use crate::deploy::{access, api};
-use crate::error::{InfraError, Result, aws, found};
+use crate::error::{InfraError, Result, aws};
 use crate::report::Change;
+use crate::resources::{api_key, secret, usage_plan};
 
 /// The secret that holds a key's value: the product's key has the declared name, every other
 /// key a name of its own beside it.
@@ -16,14 +16,14 @@ pub fn secret_for(ctx: &Ctx, key_name: &str) -> String {
 }
 
 async fn plan_id(ctx: &Ctx) -> Result<String> {
-    access::find_plan(ctx)
+    usage_plan::find_plan(ctx)
         .await?
         .and_then(|p| p.id)
         .ok_or_else(|| InfraError::Missing(format!("usage plan {}: run `infra deploy` first", ctx.sys.usage_plan)))
 }
 
 async fn require_key(ctx: &Ctx, name: &str) -> Result<ApiKey> {
-    access::find_key(ctx, name)
+    api_key::find_key(ctx, name)
         .await?
         .ok_or_else(|| InfraError::Missing(format!("an API key named {name} (see `infra keys list`)")))
 }
@@ -31,8 +31,8 @@ async fn require_key(ctx: &Ctx, name: &str) -> Result<ApiKey> {
 /// The keys of this system: the product's key and every key in its usage plan.
 pub async fn list(ctx: &Ctx) -> Result<Vec<(ApiKey, bool)>> {
     let plan = plan_id(ctx).await?;
-    let linked = access::plan_key_ids(ctx, &plan).await?;
-    let mut keys: Vec<(ApiKey, bool)> = access::all_keys(ctx)
+    let linked = usage_plan::plan_key_ids(ctx, &plan).await?;
+    let mut keys: Vec<(ApiKey, bool)> = api_key::all_keys(ctx)
         .await?
         .into_iter()
         .filter_map(|k| {
@@ -46,15 +46,15 @@ pub async fn list(ctx: &Ctx) -> Result<Vec<(ApiKey, bool)>> {
 
 /// A new key, in the plan at once, its value in a secret. Returns the key.
 pub async fn add(ctx: &Ctx, name: &str) -> Result<ApiKey> {
-    if access::find_key(ctx, name).await?.is_some() {
+    if api_key::find_key(ctx, name).await?.is_some() {
         return Err(InfraError::Conflict(format!(
             "an API key named {name} exists; to replace it use `infra keys rotate {name}`"
         )));
     }
     let plan = plan_id(ctx).await?;
-    let key = access::api_key(ctx, name).await?;
-    access::link(ctx, &plan, &key).await?;
-    access::secret(ctx, &secret_for(ctx, name), &key).await?;
+    let key = api_key::reconcile(ctx, name).await?.expect("keys are made for real, never planned");
+    usage_plan::link(ctx, Some(&plan), Some(&key), name).await?;
+    secret::reconcile(ctx, &secret_for(ctx, name), Some(&key)).await?;
     Ok(key)
 }
 
@@ -83,9 +83,9 @@ pub async fn rotate(ctx: &Ctx, name: &str, disable_old: bool) -> Result<(ApiKey,
         format!("{name} → {retired}{}", if disable_old { " (disabled)" } else { "" }),
     );
     let plan = plan_id(ctx).await?;
-    let key = access::api_key(ctx, name).await?;
-    access::link(ctx, &plan, &key).await?;
-    access::secret(ctx, &secret_for(ctx, name), &key).await?;
+    let key = api_key::reconcile(ctx, name).await?.expect("keys are made for real, never planned");
+    usage_plan::link(ctx, Some(&plan), Some(&key), name).await?;
+    secret::reconcile(ctx, &secret_for(ctx, name), Some(&key)).await?;
     Ok((key, retired))
 }
 
@@ -93,8 +93,8 @@ pub async fn rotate(ctx: &Ctx, name: &str, disable_old: bool) -> Result<(ApiKey,
 pub async fn remove(ctx: &Ctx, name: &str) -> Result<()> {
     let key = require_key(ctx, name).await?;
     let id = key.id().unwrap_or_default();
-    if let Some(plan) = access::find_plan(ctx).await?.and_then(|p| p.id)
-        && access::plan_key_ids(ctx, &plan).await?.iter().any(|k| k == id)
+    if let Some(plan) = usage_plan::find_plan(ctx).await?.and_then(|p| p.id)
+        && usage_plan::plan_key_ids(ctx, &plan).await?.iter().any(|k| k == id)
     {
         ctx.aws
             .apigateway
@@ -116,30 +116,8 @@ pub async fn remove(ctx: &Ctx, name: &str) -> Result<()> {
     ctx.report.record(Change::Deleted, "api-key", name);
     // A retired key's secret was already replaced by the rotation; only a live name owns one.
     if !name.contains("-retired-") {
-        delete_secret(ctx, &secret_for(ctx, name)).await?;
+        secret::destroy(ctx, &secret_for(ctx, name)).await?;
     }
-    Ok(())
-}
-
-async fn delete_secret(ctx: &Ctx, name: &str) -> Result<()> {
-    // Look first: the emulator "deletes" a secret that does not exist.
-    let sm = &ctx.aws.secrets;
-    let exists = found(
-        sm.describe_secret().secret_id(name).send().await.map_err(|e| aws("secretsmanager:DescribeSecret", name, e)),
-        &["ResourceNotFoundException"],
-    )?;
-    let change = if exists.is_some() {
-        sm.delete_secret()
-            .secret_id(name)
-            .force_delete_without_recovery(true)
-            .send()
-            .await
-            .map_err(|e| aws("secretsmanager:DeleteSecret", name, e))?;
-        Change::Deleted
-    } else {
-        Change::Gone
-    };
-    ctx.report.record(change, "secret", name);
     Ok(())
 }
 
@@ -202,175 +180,4 @@ pub async fn usage(ctx: &Ctx, usage_client: &aws_sdk_apigateway::Client, key_nam
         })
         .collect();
     Ok(Usage { key_name: key_name.to_owned(), key_id, days })
-}
-
-/// Removes what `deploy` created, in dependency order, tolerating what is already gone.
-/// The backup bucket and its backups stay unless `delete_backups`.
-pub async fn destroy(ctx: &Ctx, delete_backups: bool) -> Result<()> {
-    let sys = &ctx.sys;
-    let gw = &ctx.aws.apigateway;
-    let mut key_names = vec![sys.api_key.clone()];
-    // One listing serves both loops: unlinking or deleting one key changes no other.
-    let keys = access::all_keys(ctx).await?;
-    if let Some(plan) = access::find_plan(ctx).await? {
-        let id = plan.id().unwrap_or_default().to_owned();
-        for key_id in access::plan_key_ids(ctx, &id).await? {
-            gw.delete_usage_plan_key()
-                .usage_plan_id(&id)
-                .key_id(&key_id)
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:DELETE", format!("/usageplans/{id}/keys/{key_id}"), e))?;
-            if let Some(k) = keys.iter().find(|k| k.id() == Some(key_id.as_str())) {
-                key_names.extend(k.name.clone().filter(|n| !key_names.contains(n)));
-            }
-        }
-        for stage in plan.api_stages() {
-            let value = format!("{}:{}", stage.api_id().unwrap_or_default(), stage.stage().unwrap_or_default());
-            gw.update_usage_plan()
-                .usage_plan_id(&id)
-                .patch_operations(PatchOperation::builder().op(Op::Remove).path("/apiStages").value(value).build())
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:PATCH", format!("/usageplans/{id}"), e))?;
-        }
-        gw.delete_usage_plan()
-            .usage_plan_id(&id)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:DELETE", format!("/usageplans/{id}"), e))?;
-        ctx.report.record(Change::Deleted, "usage-plan", &sys.usage_plan);
-    } else {
-        ctx.report.record(Change::Gone, "usage-plan", &sys.usage_plan);
-    }
-    for name in &key_names {
-        match access::one_named(&keys, name)? {
-            Some(k) => {
-                let id = k.id().unwrap_or_default();
-                gw.delete_api_key()
-                    .api_key(id)
-                    .send()
-                    .await
-                    .map_err(|e| aws("apigateway:DELETE", format!("/apikeys/{id}"), e))?;
-                ctx.report.record(Change::Deleted, "api-key", name);
-            }
-            None => {
-                ctx.report.record(Change::Gone, "api-key", name);
-            }
-        }
-        if !name.contains("-retired-") {
-            delete_secret(ctx, &secret_for(ctx, name)).await?;
-        }
-    }
-    match api::find_api(ctx).await? {
-        Some(id) => {
-            gw.delete_rest_api()
-                .rest_api_id(&id)
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:DELETE", format!("/restapis/{id}"), e))?;
-            ctx.report.record(Change::Deleted, "rest-api", &sys.api);
-        }
-        None => {
-            ctx.report.record(Change::Gone, "rest-api", &sys.api);
-        }
-    }
-
-    // The sender and recipient are read from the function that knows them, before it goes.
-    let mut identities: Vec<String> = [sys.options.sender_email.clone(), sys.options.recipient_email.clone()]
-        .into_iter()
-        .filter(|e| !e.is_empty())
-        .collect();
-    for f in &sys.functions {
-        let config = found(
-            ctx.aws
-                .lambda
-                .get_function_configuration()
-                .function_name(&f.name)
-                .send()
-                .await
-                .map_err(|e| aws("lambda:GetFunctionConfiguration", f.name.clone(), e)),
-            &["ResourceNotFoundException"],
-        )?;
-        let Some(config) = config else {
-            ctx.report.record(Change::Gone, "function", &f.name);
-            continue;
-        };
-        let env = config.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
-        for var in ["SENDER_EMAIL", "RECIPIENT_EMAIL"] {
-            if let Some(v) = env.get(var).filter(|v| !identities.contains(v)) {
-                identities.push(v.clone());
-            }
-        }
-        ctx.aws
-            .lambda
-            .delete_function()
-            .function_name(&f.name)
-            .send()
-            .await
-            .map_err(|e| aws("lambda:DeleteFunction", f.name.clone(), e))?;
-        ctx.report.record(Change::Deleted, "function", &f.name);
-    }
-    for f in &sys.functions {
-        let iam = &ctx.aws.iam;
-        let exists = found(
-            iam.get_role().role_name(&f.role).send().await.map_err(|e| aws("iam:GetRole", f.role.clone(), e)),
-            &["NoSuchEntity"],
-        )?;
-        if exists.is_none() {
-            ctx.report.record(Change::Gone, "role", &f.role);
-            continue;
-        }
-        let policies = iam
-            .list_role_policies()
-            .role_name(&f.role)
-            .send()
-            .await
-            .map_err(|e| aws("iam:ListRolePolicies", f.role.clone(), e))?;
-        for policy in policies.policy_names() {
-            iam.delete_role_policy()
-                .role_name(&f.role)
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(|e| aws("iam:DeleteRolePolicy", f.role.clone(), e))?;
-        }
-        iam.delete_role().role_name(&f.role).send().await.map_err(|e| aws("iam:DeleteRole", f.role.clone(), e))?;
-        ctx.report.record(Change::Deleted, "role", &f.role);
-    }
-    for address in identities {
-        let ses = &ctx.aws.ses;
-        let exists = crate::deploy::storage::email_identity(ctx, &address).await?;
-        let change = if exists.is_some() {
-            ses.delete_email_identity()
-                .email_identity(&address)
-                .send()
-                .await
-                .map_err(|e| aws("ses:DeleteEmailIdentity", address.clone(), e))?;
-            Change::Deleted
-        } else {
-            Change::Gone
-        };
-        ctx.report.record(change, "email-identity", &address);
-    }
-    let deleted = ctx.aws.dynamodb.delete_table().table_name(&sys.table).send().await;
-    let change = match found(
-        deleted.map_err(|e| aws("dynamodb:DeleteTable", sys.table.clone(), e)),
-        &["ResourceNotFoundException"],
-    )? {
-        Some(_) => Change::Deleted,
-        None => Change::Gone,
-    };
-    ctx.report.record(change, "table", &sys.table);
-    crate::deploy::web::destroy(ctx).await?;
-    if delete_backups {
-        crate::deploy::storage::delete_bucket(ctx, &sys.bucket, "bucket").await?;
-    } else {
-        ctx.report.record(
-            Change::Kept,
-            "bucket",
-            format!("{} (backups kept; --delete-backups removes them)", sys.bucket),
-        );
-    }
-    Ok(())
 }

@@ -1,10 +1,15 @@
-//! One AWS configuration and one client per service for the whole run.
+//! One AWS configuration and one client per service for the whole run, in one region.
+
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-
-use crate::error::{Result, aws};
-use crate::report::Report;
 use system::System;
+
+use crate::error::{Result, caller};
+use crate::report::Report;
+
+/// Where nothing else names a region.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 pub struct Clients {
     pub apigateway: aws_sdk_apigateway::Client,
@@ -16,6 +21,7 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Clients {
@@ -30,24 +36,47 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             sts: aws_sdk_sts::Client::new(sdk),
             cloudfront: aws_sdk_cloudfront::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
         }
     }
 }
 
-/// The SDK configuration from the standard environment (profile, `AWS_REGION`,
-/// `AWS_ENDPOINT_URL`), with `region` when none is configured.
-pub async fn sdk_config(region: &str) -> SdkConfig {
+/// The SDK configuration from the standard environment (profile, credentials,
+/// `AWS_ENDPOINT_URL`), in one region, resolved once: `--region`, else the SDK's chain
+/// (`AWS_REGION`, the profile), else [`DEFAULT_REGION`]. Every client, ARN, URL and output
+/// then uses `sdk.region()`.
+pub async fn sdk_config(region: Option<&str>) -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(60))
         .build();
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(
-            aws_config::meta::region::RegionProviderChain::default_provider().or_else(Region::new(region.to_owned())),
-        )
-        .timeout_config(timeouts)
-        .load()
-        .await
+    let loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    let loader = match region {
+        Some(region) => loader.region(Region::new(region.to_owned())),
+        None => loader.region(
+            aws_config::meta::region::RegionProviderChain::default_provider().or_else(Region::new(DEFAULT_REGION)),
+        ),
+    };
+    loader.load().await
+}
+
+/// The region the configuration resolved to.
+pub fn region_of(sdk: &SdkConfig) -> String {
+    sdk.region().map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string)
+}
+
+/// The account of the credentials in `sdk` (STS GetCallerIdentity). Missing or refused
+/// credentials are named as such, with the endpoint that was asked.
+pub async fn caller_account(sdk: &SdkConfig) -> Result<String> {
+    let identity = aws_sdk_sts::Client::new(sdk).get_caller_identity().send().await.map_err(|e| caller(sdk, e))?;
+    Ok(identity.account().unwrap_or_default().to_owned())
+}
+
+/// Whether a run changes the account or only says what it would change (`deploy --plan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Plan,
 }
 
 /// Everything a command works with.
@@ -59,25 +88,31 @@ pub struct Ctx {
     pub region: String,
     /// The local gateway's base URL, when the API is served by one instead of API Gateway.
     pub gateway: Option<String>,
+    /// An S3 endpoint without TLS (the emulator's), where a policy denying plain HTTP would
+    /// lock everyone out.
+    pub plain_http_s3: bool,
 }
 
 impl Ctx {
-    pub async fn new(sys: System, sdk: &SdkConfig, gateway: Option<String>) -> Result<Self> {
-        let clients = Clients::new(sdk);
-        let identity = clients
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| aws("sts:GetCallerIdentity", "the caller", e))?;
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| sys.options.region.clone());
-        Ok(Self {
+    /// `sys` must have been declared for `sdk`'s region and the caller's account.
+    pub fn new(sys: System, sdk: &SdkConfig, gateway: Option<String>, mode: Mode) -> Self {
+        let plain_http_s3 = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .is_some_and(|url| url.starts_with("http://"));
+        Self {
+            account: sys.options.account.clone(),
+            region: sys.options.region.clone(),
+            aws: Clients::new(sdk),
+            report: Report::new(mode),
             sys,
-            aws: clients,
-            report: Report,
-            account: identity.account().unwrap_or_default().to_owned(),
-            region,
             gateway,
-        })
+            plain_http_s3,
+        }
+    }
+
+    /// False for `deploy --plan`: read, compare and report, change nothing.
+    pub fn applying(&self) -> bool {
+        self.report.mode() == Mode::Apply
     }
 }

@@ -14,8 +14,7 @@ async fn main() -> ExitCode {
         cli.command.run(ctx).await
     };
     match outcome.await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -145,6 +145,7 @@ async fn get(ctx: &Ctx, key: &str) -> Result<Option<Vec<u8>>> {
         .s3
         .get_object()
         .bucket(bucket)
+        .expected_bucket_owner(&ctx.account)
         .key(key)
         .send()
         .await
@@ -157,7 +158,15 @@ async fn get(ctx: &Ctx, key: &str) -> Result<Option<Vec<u8>>> {
 /// The newest backup in the bucket (all pages of the listing).
 pub async fn latest(ctx: &Ctx) -> Result<String> {
     let bucket = &ctx.sys.bucket;
-    let mut pages = ctx.aws.s3.list_objects_v2().bucket(bucket).prefix(PREFIX).into_paginator().send();
+    let mut pages = ctx
+        .aws
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .expected_bucket_owner(&ctx.account)
+        .prefix(PREFIX)
+        .into_paginator()
+        .send();
     let mut best: Option<String> = None;
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws("s3:ListBucket", bucket.clone(), e))?;

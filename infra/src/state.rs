@@ -116,7 +116,8 @@ pub async fn save(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
     tokio::fs::write(&table_file, lines).await.map_err(io(&table_file))?;
     let mut objects = 0;
     let s3 = &ctx.aws.s3;
-    let mut pages = s3.list_objects_v2().bucket(&ctx.sys.bucket).into_paginator().send();
+    let mut pages =
+        s3.list_objects_v2().bucket(&ctx.sys.bucket).expected_bucket_owner(&ctx.account).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws("s3:ListBucket", ctx.sys.bucket.clone(), e))?;
         for object in page.contents() {
@@ -127,6 +128,7 @@ pub async fn save(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
             let got = s3
                 .get_object()
                 .bucket(&ctx.sys.bucket)
+                .expected_bucket_owner(&ctx.account)
                 .key(key)
                 .send()
                 .await
@@ -161,7 +163,7 @@ pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
     let written = write_items(ctx, items).await?;
     let root = dir.join("bucket");
     let mut objects = 0;
-    for path in crate::deploy::web::files_under(&root) {
+    for path in crate::resources::web::files_under(&root) {
         let key = path.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
         let body =
             ByteStream::from_path(&path).await.map_err(|e| InfraError::Io(format!("{}: {e}", path.display())))?;
@@ -169,6 +171,7 @@ pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
             .s3
             .put_object()
             .bucket(&ctx.sys.bucket)
+            .expected_bucket_owner(&ctx.account)
             .key(&key)
             .body(body)
             .send()

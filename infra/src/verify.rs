@@ -3,33 +3,54 @@
 use std::time::Duration;
 
 use crate::context::Ctx;
-use crate::deploy::{access, api};
 use crate::error::{Result, aws, found};
+use crate::report::FieldChange;
+use crate::resources::{self, api, api_key, usage_plan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     pub name: String,
     /// `None` when it passed; otherwise what is wrong and what to do.
     pub problem: Option<String>,
+    /// Why the check could not be made here (the endpoint lacks the feature); not a failure.
+    pub skipped: Option<String>,
 }
 
 impl Check {
     fn pass(name: impl Into<String>) -> Self {
-        Self { name: name.into(), problem: None }
+        Self { name: name.into(), problem: None, skipped: None }
     }
 
     fn fail(name: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { name: name.into(), problem: Some(problem.into()) }
+        Self { name: name.into(), problem: Some(problem.into()), skipped: None }
     }
 
-    fn of(name: impl Into<String>, problem: Option<String>) -> Self {
-        Self { name: name.into(), problem }
+    pub fn of(name: impl Into<String>, problem: Option<String>) -> Self {
+        Self { name: name.into(), problem, skipped: None }
+    }
+
+    pub fn skip(name: impl Into<String>, why: impl Into<String>) -> Self {
+        Self { name: name.into(), problem: None, skipped: Some(why.into()) }
+    }
+
+    /// A resource compared with its declaration: missing, or the fields that differ.
+    pub fn declared(name: impl Into<String>, exists: bool, changes: &[FieldChange]) -> Self {
+        let problem = if !exists {
+            Some(format!("it does not exist; {FIX}"))
+        } else if changes.is_empty() {
+            None
+        } else {
+            let fields: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            Some(format!("{}; {FIX}", fields.join(", ")))
+        };
+        Self::of(name, problem)
     }
 
     pub fn line(&self) -> String {
-        match &self.problem {
-            None => format!("PASS  {}", self.name),
-            Some(p) => format!("FAIL  {}: {p}", self.name),
+        match (&self.problem, &self.skipped) {
+            (Some(p), _) => format!("FAIL  {}: {p}", self.name),
+            (None, Some(why)) => format!("SKIP  {}: {why}", self.name),
+            (None, None) => format!("PASS  {}", self.name),
         }
     }
 }
@@ -46,7 +67,7 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
     checks.push(Check::pass(format!("REST API {} exists", sys.api)));
 
     // The key.
-    let key = access::find_key(ctx, &sys.api_key).await?;
+    let key = api_key::find_key(ctx, &sys.api_key).await?;
     checks.push(Check::of(
         format!("API key {} exists and is enabled", sys.api_key),
         match &key {
@@ -57,12 +78,12 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
     ));
 
     // The plan, its limits, its keys and its stages.
-    let plan = access::find_plan(ctx).await?;
+    let plan = usage_plan::find_plan(ctx).await?;
     match &plan {
         None => checks.push(Check::fail(format!("usage plan {} exists", sys.usage_plan), format!("not found; {FIX}"))),
         Some(plan) => {
             let plan_id = plan.id().unwrap_or_default();
-            let linked = access::plan_key_ids(ctx, plan_id).await?;
+            let linked = usage_plan::plan_key_ids(ctx, plan_id).await?;
             checks.push(Check::of(
                 format!("API key {} is in usage plan {}", sys.api_key, sys.usage_plan),
                 match key.as_ref().and_then(|k| k.id()) {
@@ -87,11 +108,11 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
                     "usage plan limits are rate {}/s, burst {}, quota {}/{}",
                     sys.throttle.rate_limit, sys.throttle.burst_limit, sys.quota.limit, sys.quota.period
                 ),
-                (!access::plan_patches(ctx, plan).is_empty()).then(|| format!("the plan has {limits}; {FIX}")),
+                (!usage_plan::limit_changes(ctx, plan).0.is_empty()).then(|| format!("the plan has {limits}; {FIX}")),
             ));
             checks.push(Check::of(
                 format!("usage plan {} is associated with {}:{}", sys.usage_plan, sys.api, sys.stage),
-                (!access::is_associated(plan, &api, &sys.stage)).then(|| {
+                (!usage_plan::is_associated(plan, &api, &sys.stage)).then(|| {
                     format!(
                         "the plan does not include stage {} of API {api}, so every key gets 403 there; {FIX}",
                         sys.stage
@@ -212,11 +233,10 @@ pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
     };
     checks.push(Check::of(stage_name, problem));
 
+    checks.extend(resources::checks(ctx).await?);
     let url = sys.invoke_url(&api, ctx.gateway.as_deref());
-    let web = crate::deploy::web::checks(ctx, &url).await?;
-    for (name, problem) in web.iter().flatten() {
-        checks.push(Check::of(name.clone(), problem.clone()));
-    }
+    let web = resources::web::checks(ctx, &url).await?;
+    checks.extend(web.iter().flatten().cloned());
     if smoke {
         checks.extend(smoke_checks(&url, key.as_ref().and_then(|k| k.value())).await);
         if web.is_some() && ctx.gateway.is_none() {

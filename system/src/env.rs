@@ -16,3 +16,6 @@ pub const AWS_CONNECT_TIMEOUT_MS: &str = "AWS_CONNECT_TIMEOUT_MS";
 pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "AWS_ATTEMPT_TIMEOUT_MS";
 pub const AWS_OPERATION_TIMEOUT_MS: &str = "AWS_OPERATION_TIMEOUT_MS";
 pub const TIMEOUTS: [&str; 3] = [AWS_CONNECT_TIMEOUT_MS, AWS_ATTEMPT_TIMEOUT_MS, AWS_OPERATION_TIMEOUT_MS];
+/// The account that must own the backup bucket (S3's `ExpectedBucketOwner`), so a bucket that
+/// changed hands is never written to.
+pub const BUCKET_OWNER: &str = "BUCKET_OWNER";

@@ -13,6 +13,6 @@ mod system;
 pub use outputs::{FunctionOutputs, Outputs};
 pub use student::Student;
 pub use system::{
-    CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Function, Options, Permission, QUOTA, Quota, ROUTES, Resource, Route,
-    RouteDecl, System, THROTTLE, Throttle,
+    CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, DEFAULT_LOG_RETENTION_DAYS, Function, LOG_RETENTION_DAYS, Options,
+    Permission, QUOTA, Quota, ROUTES, Resource, Route, RouteDecl, System, THROTTLE, Throttle,
 };

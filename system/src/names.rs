@@ -24,3 +24,11 @@ pub const FUNCTIONS: [&str; 3] = [GET_FUNCTION, INSERT_FUNCTION, BACKUP_FUNCTION
 
 /// The header that carries the API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The tag every resource infra makes carries; its value is the stack: the prefix (without a
+/// trailing `-`), or [`DEFAULT_STACK`]. `destroy` deletes only what carries it.
+pub const STACK_TAG: &str = "student-records:stack";
+pub const DEFAULT_STACK: &str = "default";
+/// The permissions boundary every function role carries (IAM names are global: one per prefix,
+/// shared by the regions, so it names no region).
+pub const BOUNDARY: &str = "student-records-boundary";

@@ -67,14 +67,30 @@ pub struct Options {
     /// The value for a new API key (AWS generates one when absent). The local stack keeps
     /// one value across restarts this way; a key's value can never change afterwards.
     pub api_key_value: Option<String>,
+    /// The account the system lives in (ARNs, the backup bucket's expected owner).
+    pub account: String,
+    /// How long each function's log group keeps its logs.
+    pub log_retention_days: i32,
 }
+
+/// CloudWatch Logs' default retention for the functions' logs.
+pub const DEFAULT_LOG_RETENTION_DAYS: i32 = 90;
+/// The retentions CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: [i32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /// One function: its binary, its handler's needs and the permissions they take.
 #[derive(Debug, Clone)]
 pub struct Function {
     pub name: String,
     pub binary: &'static str,
+    /// IAM names are global: the role names the region, so a deploy in a second region has roles
+    /// of its own.
     pub role: String,
+    /// The log group Lambda writes to, made by infra first so it has a retention.
+    pub log_group: String,
+    /// The layer that carries the function's code (`bootstrap`); see `infra`'s functions.
+    pub code_layer: String,
     pub memory_mb: i32,
     pub timeout_s: i32,
     pub environment: Vec<(&'static str, String)>,
@@ -137,6 +153,10 @@ pub struct System {
     pub throttle: Throttle,
     pub quota: Quota,
     pub secret: String,
+    /// The value of [`names::STACK_TAG`] on everything this system's infra makes.
+    pub stack: String,
+    /// The permissions boundary policy every function role carries.
+    pub boundary: String,
     pub routes: Vec<Route>,
     pub functions: Vec<Function>,
 }
@@ -153,10 +173,6 @@ impl System {
             env.extend_from_slice(extra);
             env
         };
-        let logging = |f: &str| Permission {
-            actions: vec!["logs:CreateLogGroup"],
-            resources: vec![Resource::LogGroup(f.to_owned())],
-        };
         let log_streams = |f: &str| Permission {
             actions: vec!["logs:CreateLogStream", "logs:PutLogEvents"],
             resources: vec![Resource::LogStreams(f.to_owned())],
@@ -167,10 +183,11 @@ impl System {
         };
         let function = |binary: &'static str, memory_mb, timeout_s, environment, mut permissions: Vec<Permission>| {
             let fname = name(binary);
-            permissions.push(logging(&fname));
             permissions.push(log_streams(&fname));
             Function {
-                role: format!("{fname}-role"),
+                role: format!("{fname}-{}", options.region),
+                log_group: format!("/aws/lambda/{fname}"),
+                code_layer: format!("{fname}-code"),
                 name: fname,
                 binary,
                 memory_mb,
@@ -205,6 +222,7 @@ impl System {
                     (env::S3_BUCKET_NAME, bucket.clone()),
                     (env::SENDER_EMAIL, options.sender_email.clone()),
                     (env::RECIPIENT_EMAIL, options.recipient_email.clone()),
+                    (env::BUCKET_OWNER, options.account.clone()),
                 ]),
                 vec![
                     Permission { actions: vec!["dynamodb:Scan"], resources: vec![Resource::Table(table.clone())] },
@@ -229,6 +247,11 @@ impl System {
             throttle: THROTTLE,
             quota: QUOTA,
             secret: name(names::SECRET),
+            stack: match p.trim_end_matches('-') {
+                "" => names::DEFAULT_STACK.to_owned(),
+                prefix => prefix.to_owned(),
+            },
+            boundary: name(names::BOUNDARY),
             routes,
             functions,
             options,
@@ -251,6 +274,16 @@ impl System {
         let mut methods: Vec<&str> = self.routes.iter().filter(|r| r.path == path).map(|r| r.method).collect();
         methods.push("OPTIONS");
         methods.join(",")
+    }
+
+    /// The boundary policy's ARN.
+    pub fn boundary_arn(&self) -> String {
+        format!("arn:aws:iam::{}:policy/{}", self.options.account, self.boundary)
+    }
+
+    /// A role's ARN.
+    pub fn role_arn(&self, role: &str) -> String {
+        format!("arn:aws:iam::{}:role/{role}", self.options.account)
     }
 
     /// The stage's URL: API Gateway's, or `<gateway>/<stage>` where a local gateway serves
@@ -276,6 +309,8 @@ mod tests {
             recipient_email: "r@example.com".into(),
             allowed_origin: "*".into(),
             api_key_value: None,
+            account: "123456789012".into(),
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
         }
     }
 
@@ -301,6 +336,22 @@ mod tests {
         assert_eq!(s.bucket, "t1-student-backup-20250706");
         assert!(s.functions.iter().all(|f| f.name.starts_with("T1-") && f.role.starts_with("T1-")));
         assert!(s.routes.iter().all(|r| r.function.starts_with("T1-")));
+        assert_eq!((s.stack.as_str(), s.boundary.as_str()), ("T1", "T1-student-records-boundary"));
+        assert_eq!(System::new(options("")).stack, "default");
+    }
+
+    #[test]
+    fn roles_name_their_region_and_the_boundary_does_not() {
+        let east = System::new(options(""));
+        let west = System::new(Options { region: "eu-west-1".into(), ..options("") });
+        let role = |s: &System| s.function(GET_FUNCTION).role.clone();
+        assert_eq!(role(&east), "getStudentData-us-east-1");
+        assert_eq!(role(&west), "getStudentData-eu-west-1");
+        assert_eq!(east.boundary, west.boundary);
+        assert_eq!(east.boundary_arn(), "arn:aws:iam::123456789012:policy/student-records-boundary");
+        for s in [&east, &west] {
+            assert!(s.functions.iter().all(|f| f.role.len() <= 64), "IAM role names are at most 64 characters");
+        }
     }
 
     #[test]
@@ -311,7 +362,14 @@ mod tests {
         assert_eq!(env_of(INSERT_FUNCTION), [env::TABLE_NAME, env::ALLOWED_ORIGIN, env::SENDER_EMAIL]);
         assert_eq!(
             env_of(BACKUP_FUNCTION),
-            [env::TABLE_NAME, env::ALLOWED_ORIGIN, env::S3_BUCKET_NAME, env::SENDER_EMAIL, env::RECIPIENT_EMAIL]
+            [
+                env::TABLE_NAME,
+                env::ALLOWED_ORIGIN,
+                env::S3_BUCKET_NAME,
+                env::SENDER_EMAIL,
+                env::RECIPIENT_EMAIL,
+                env::BUCKET_OWNER
+            ]
         );
     }
 

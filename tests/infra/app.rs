@@ -11,6 +11,8 @@ pub const RECIPIENT: &str = "admin@school.example.com";
 
 pub struct Run {
     pub ok: bool,
+    /// The exit status (`deploy --plan`: 0 nothing to change, 2 changes pending).
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
     /// stdout's lines with runs of spaces (column alignment) collapsed.
@@ -22,9 +24,9 @@ impl Run {
         self.normalized.iter().map(String::as_str).collect()
     }
 
-    /// Lines of `deploy` that are not `unchanged`.
+    /// Lines of `deploy` that say it changed something (not `unchanged`, nor `left` alone).
     pub fn changes(&self) -> Vec<&str> {
-        self.lines().into_iter().filter(|l| !l.starts_with("unchanged")).collect()
+        self.lines().into_iter().filter(|l| !l.starts_with("unchanged") && !l.starts_with("left")).collect()
     }
 
     pub fn failures(&self) -> Vec<&str> {
@@ -63,7 +65,29 @@ impl TestApp {
         self.run_at(&harness::workspace_root(), args, env, std::time::Duration::from_secs(40 * 60)).await
     }
 
+    /// With nothing but `env`: no credentials, no profile (HOME points nowhere).
+    pub async fn run_clean(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let home = std::env::temp_dir().join(format!("infra-test-{}", self.emulator.port));
+        std::fs::create_dir_all(&home).unwrap();
+        let mut env = env.to_vec();
+        env.extend([("HOME", "/nonexistent"), ("AWS_EC2_METADATA_DISABLED", "true")]);
+        self.run_env(&home, args, &env, std::time::Duration::from_secs(120)).await
+    }
+
     async fn run_at(
+        &self,
+        home: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        bound: std::time::Duration,
+    ) -> Run {
+        let emulator = self.emulator.function_env();
+        let mut full: Vec<(&str, &str)> = emulator.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        full.extend(env.iter().copied());
+        self.run_env(home, args, &full, bound).await
+    }
+
+    async fn run_env(
         &self,
         home: &std::path::Path,
         args: &[&str],
@@ -76,7 +100,6 @@ impl TestApp {
             .current_dir(home)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(self.emulator.function_env().iter().map(|(k, v)| (*k, v.as_str())))
             .envs(env.iter().copied())
             .stdin(Stdio::null());
         let output = tokio::time::timeout(bound, command.output())
@@ -87,6 +110,7 @@ impl TestApp {
         let normalized = stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
         let run = Run {
             ok: output.status.success(),
+            code: output.status.code(),
             stdout,
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             normalized,

@@ -1,8 +1,12 @@
 //! `infra` against the real emulator: the binary itself, run as a user runs it.
 
 mod app;
+mod audit;
 mod deploy;
+mod destroy;
 mod keys;
+mod plan;
+mod region;
 mod restore;
 mod verbose;
 mod web;

@@ -3,15 +3,24 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use system::Options;
+use system::{LOG_RETENTION_DAYS, Options};
 
+use super::Exit;
 use super::shared::{Mail, Origin};
 use crate::context::Ctx;
-use crate::deploy::{self, CodeSource};
 use crate::error::{InfraError, Result};
+use crate::resources::{self, CodeSource, web};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Change nothing: read the account, compare it with the declaration and print, per
+    /// resource, what deploy would create or update (the fields that differ, old → new).
+    /// Exit status 0: nothing to change; 2: changes pending; 1: an error.
+    #[arg(long)]
+    pub plan: bool,
+    /// Days each function's log group keeps its logs.
+    #[arg(long, default_value_t = system::DEFAULT_LOG_RETENTION_DAYS, value_parser = retention)]
+    log_retention_days: i32,
     /// Where the functions' packages come from.
     #[arg(long, value_enum, default_value = "build", conflicts_with = "code_dir")]
     code: Code,
@@ -53,20 +62,41 @@ impl Args {
         self.mail.choose(options);
         self.origin.choose(options);
         options.api_key_value.clone_from(&self.api_key_value);
+        options.log_retention_days = self.log_retention_days;
         Ok(())
     }
 }
 
-pub async fn run(mut ctx: Ctx, args: Args) -> Result<bool> {
-    args.origin.settle(&mut ctx, args.web_dir.is_some()).await?;
+/// One of the retentions CloudWatch Logs accepts.
+fn retention(raw: &str) -> std::result::Result<i32, String> {
+    raw.parse::<i32>()
+        .ok()
+        .filter(|days| LOG_RETENTION_DAYS.contains(days))
+        .ok_or_else(|| format!("CloudWatch Logs keeps logs for one of {LOG_RETENTION_DAYS:?} days"))
+}
+
+pub async fn run(mut ctx: Ctx, args: Args) -> Result<Exit> {
+    let page = args.web_dir.as_deref().map(web::index_html).transpose()?;
+    let csp = page.as_deref().and_then(web::content_security_policy);
+    args.origin.settle(&mut ctx, args.web_dir.is_some(), csp.as_deref()).await?;
     let source = match (args.code_dir, args.code) {
         (Some(dir), _) => CodeSource::Dir(dir),
         (None, Code::Stub) => CodeSource::Stub,
         (None, Code::Build) => CodeSource::Build { workspace: workspace_root() },
     };
-    let (mut outputs, key_value) = deploy::deploy(&ctx, &source).await?;
+    let deployed = resources::deploy(&ctx, &source).await?;
+    let Some((mut outputs, key_value)) = deployed else {
+        // A plan: what is pending, and where the page would be published.
+        if let Some(dir) = &args.web_dir {
+            let url = ctx.sys.invoke_url("(the API)", ctx.gateway.as_deref());
+            web::publish(&ctx, dir, &url).await?;
+        }
+        let (create, update, unchanged) = ctx.report.pending();
+        println!("plan: {create} to create, {update} to update, {unchanged} unchanged");
+        return Ok(if create + update == 0 { Exit::Done } else { Exit::Pending });
+    };
     if let Some(dir) = args.web_dir {
-        deploy::web::publish(&ctx, &dir, &outputs.invoke_url).await?;
+        web::publish(&ctx, &dir, &outputs.invoke_url).await?;
         outputs.web_url = Some(ctx.sys.options.allowed_origin.clone());
     }
     let path = args.outputs.unwrap_or_else(|| outputs_path(&ctx.sys.options.prefix));
@@ -76,6 +106,7 @@ pub async fn run(mut ctx: Ctx, args: Args) -> Result<bool> {
     let json = serde_json::to_string_pretty(&outputs).expect("plain data");
     std::fs::write(&path, json + "\n").map_err(|e| InfraError::Io(format!("{}: {e}", path.display())))?;
     eprintln!();
+    eprintln!("region:     {}", outputs.region);
     eprintln!("invoke URL: {}", outputs.invoke_url);
     eprintln!("API key id: {}", outputs.key_id);
     eprintln!("key secret: {}", outputs.secret_arn);
@@ -88,7 +119,7 @@ pub async fn run(mut ctx: Ctx, args: Args) -> Result<bool> {
     } else {
         eprintln!("(the key's value: --show-key, or the secret)");
     }
-    Ok(true)
+    Ok(Exit::Done)
 }
 
 fn workspace_root() -> PathBuf {

@@ -2,6 +2,7 @@
 //! log), then one module per subcommand that owns its options and its `run`.
 
 mod deploy;
+mod deployer_policy;
 mod destroy;
 mod keys;
 pub mod logging;
@@ -13,10 +14,34 @@ mod usage;
 mod verify;
 
 use clap::{ArgAction, Parser, Subcommand};
-use system::{Options, System};
+use system::{DEFAULT_LOG_RETENTION_DAYS, Options, System};
 
-use crate::context::{Ctx, sdk_config};
+use crate::context::{Ctx, Mode, caller_account, region_of, sdk_config};
 use crate::error::Result;
+
+/// How a command ended, as its exit status: 0 done (or nothing to change), 1 something it
+/// checks failed, 2 a plan has changes pending (as `terraform plan -detailed-exitcode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Done,
+    Failed,
+    Pending,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::Failed => 1,
+            Self::Pending => 2,
+        }
+    }
+
+    /// `Done` when `ok`, else `Failed`.
+    pub fn from_ok(ok: bool) -> Self {
+        if ok { Self::Done } else { Self::Failed }
+    }
+}
 
 #[derive(Parser)]
 #[command(version, about = "Deploy and check the student-records system (API key → usage plan → stage included)")]
@@ -37,9 +62,10 @@ pub struct Global {
     /// The API stage.
     #[arg(long, default_value = "prod", global = true)]
     pub stage: String,
-    /// Used when no region is configured (AWS_REGION, profile).
-    #[arg(long, default_value = "us-east-1", global = true)]
-    pub region: String,
+    /// The region of every resource, ARN, URL and output: this, else the SDK's (AWS_REGION,
+    /// the profile), else us-east-1.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
     /// Where a local gateway serves the API (the emulator has no data plane): deploy and verify
     /// name it as the invoke URL, usage asks it for GetUsage.
     #[arg(long, env = "GATEWAY_URL", global = true)]
@@ -65,8 +91,11 @@ pub enum Command {
     Keys(keys::Args),
     /// Requests used and remaining per day for a key (GetUsage).
     Usage(usage::Args),
-    /// Remove everything deploy created; the backups stay unless --delete-backups.
+    /// Remove what deploy created (and tagged); lists it and asks first. The table stays unless
+    /// --delete-data, the backups unless --delete-backups.
     Destroy(destroy::Args),
+    /// Print the IAM policy the deploying identity needs, generated for this region and prefix.
+    DeployerPolicy(deployer_policy::Args),
     /// The local stack's data: save the table and bucket to a folder, or load them back.
     State(state::Args),
     /// Write COUNT made-up students into the table (for trying the page).
@@ -84,42 +113,60 @@ impl Cli {
         let mut options = Options {
             prefix: self.global.prefix.clone(),
             stage: self.global.stage.clone(),
-            region: self.global.region.clone(),
+            region: String::new(),
             sender_email: String::new(),
             recipient_email: String::new(),
             allowed_origin: shared::ANY_ORIGIN.to_owned(),
             api_key_value: None,
+            account: String::new(),
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
         };
         match &self.command {
             Command::Deploy(args) => args.choose(&mut options)?,
-            Command::Verify(args) => args.origin.choose(&mut options),
+            Command::Verify(args) => {
+                args.origin.choose(&mut options);
+                args.mail.choose(&mut options);
+            }
             Command::Destroy(args) => args.mail.choose(&mut options),
+            Command::DeployerPolicy(args) => args.mail.choose(&mut options),
             Command::Keys(_) | Command::Usage(_) | Command::State(_) | Command::Seed(_) | Command::Restore(_) => {}
         }
         Ok(options)
     }
 
-    /// The one SDK configuration and set of clients for the run, and who the caller is.
+    /// The one SDK configuration and set of clients for the run, in one region, and who the
+    /// caller is (its account, unless the command was given one).
     pub async fn context(&self) -> Result<Ctx> {
-        let system = System::new(self.options()?);
-        let sdk = sdk_config(&self.global.region).await;
-        Ctx::new(system, &sdk, self.global.gateway_url.clone()).await
+        let mut options = self.options()?;
+        let sdk = sdk_config(self.global.region.as_deref()).await;
+        options.region = region_of(&sdk);
+        options.account = match &self.command {
+            Command::DeployerPolicy(deployer_policy::Args { account: Some(account), .. }) => account.clone(),
+            _ => caller_account(&sdk).await?,
+        };
+        let mode = match &self.command {
+            Command::Deploy(args) if args.plan => Mode::Plan,
+            _ => Mode::Apply,
+        };
+        Ok(Ctx::new(System::new(options), &sdk, self.global.gateway_url.clone(), mode))
     }
 }
 
 impl Command {
-    /// Runs the command; `Ok(false)` when it ran but something it checks failed.
-    pub async fn run(self, ctx: Ctx) -> Result<bool> {
-        match self {
-            Self::Deploy(args) => deploy::run(ctx, args).await,
-            Self::Verify(args) => verify::run(ctx, args).await,
-            Self::Keys(args) => keys::run(&ctx, args).await,
-            Self::Usage(args) => usage::run(&ctx, args).await,
-            Self::Destroy(args) => destroy::run(&ctx, args).await,
-            Self::State(args) => state::run(&ctx, args).await,
-            Self::Seed(args) => seed::run(&ctx, args).await,
-            Self::Restore(args) => restore::run(&ctx, args).await,
-        }
+    /// Runs the command.
+    pub async fn run(self, ctx: Ctx) -> Result<Exit> {
+        let ok = match self {
+            Self::Deploy(args) => return deploy::run(ctx, args).await,
+            Self::Destroy(args) => return destroy::run(ctx, args).await,
+            Self::Verify(args) => verify::run(ctx, args).await?,
+            Self::Keys(args) => keys::run(&ctx, args).await?,
+            Self::Usage(args) => usage::run(&ctx, args).await?,
+            Self::State(args) => state::run(&ctx, args).await?,
+            Self::Seed(args) => seed::run(&ctx, args).await?,
+            Self::Restore(args) => restore::run(&ctx, args).await?,
+            Self::DeployerPolicy(args) => deployer_policy::run(&ctx, args)?,
+        };
+        Ok(Exit::from_ok(ok))
     }
 }
 

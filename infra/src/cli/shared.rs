@@ -4,8 +4,8 @@
 use system::Options;
 
 use crate::context::Ctx;
-use crate::deploy;
 use crate::error::{InfraError, Result};
+use crate::resources::web;
 
 /// CORS's "any origin", the default until a page is published.
 pub const ANY_ORIGIN: &str = "*";
@@ -60,14 +60,14 @@ impl Origin {
 
     /// With the page on CloudFront, the API allows the distribution's origin (unless an origin
     /// was given): deploy creates the distribution first (`publishing`); verify finds it.
-    pub async fn settle(&self, ctx: &mut Ctx, publishing: bool) -> Result<()> {
+    pub async fn settle(&self, ctx: &mut Ctx, publishing: bool, csp: Option<&str>) -> Result<()> {
         if self.allowed_origin != ANY_ORIGIN {
             return Ok(());
         }
         let origin = if publishing {
-            Some(deploy::web::hosting(ctx).await?)
+            Some(web::hosting(ctx, csp).await?)
         } else {
-            deploy::web::find_distribution(ctx).await?.map(|(_, _, domain)| format!("https://{domain}"))
+            web::find_distribution(ctx).await?.map(|d| format!("https://{}", d.domain))
         };
         if let Some(origin) = origin {
             let mut options = ctx.sys.options.clone();

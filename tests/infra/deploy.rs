@@ -250,8 +250,15 @@ async fn the_real_arm64_build_deploys_and_only_changed_code_is_uploaded() {
         assert!(first.lines().contains(&format!("created function {name}").as_str()));
         let zip = std::fs::read(format!("{target}/lambda/{name}/bootstrap.zip")).unwrap();
         assert!(zip.len() > 1_000_000, "{name}: a {} byte package is not a real build", zip.len());
+        // The code is the newest version of the function's layer; the package itself is a stand-in.
+        let layer = format!("{name}-code");
+        assert!(first.lines().contains(&format!("created code-version {layer}").as_str()), "{}", first.stdout);
+        let versions = lambda.list_layer_versions().layer_name(&layer).send().await.unwrap();
+        let newest = versions.layer_versions().iter().max_by_key(|v| v.version).unwrap();
+        let got = lambda.get_layer_version().layer_name(&layer).version_number(newest.version).send().await.unwrap();
+        assert_eq!(got.content().unwrap().code_size(), zip.len() as i64);
         let config = lambda.get_function().function_name(name).send().await.unwrap().configuration.unwrap();
-        assert_eq!(config.code_size(), zip.len() as i64);
+        assert_eq!(config.layers()[0].arn(), newest.layer_version_arn());
         assert_eq!(config.architectures(), [aws_sdk_lambda::types::Architecture::Arm64]);
     }
     let second = app.run_in_workspace(&["deploy"], &env).await;

@@ -58,9 +58,9 @@ pub struct Live {
 impl Bucket {
     /// The policy: no request without TLS (unless the endpoint itself has none, as the
     /// emulator's: the denial would lock everyone out), and the extra statements.
-    pub fn policy(&self, ctx: &Ctx) -> Option<Value> {
+    pub fn policy(&self, plain_http_endpoint: bool) -> Option<Value> {
         let mut statements = self.statements.clone();
-        if !ctx.plain_http_s3 {
+        if !plain_http_endpoint {
             statements.insert(
                 0,
                 json!({
@@ -177,7 +177,7 @@ impl Bucket {
         if self.versioned {
             compare(&mut changes, "versioning", versioning(live.versioned), versioning(true));
         }
-        let policy = self.policy(ctx);
+        let policy = self.policy(ctx.plain_http_s3);
         if live.policy != policy {
             let (old, new) = (describe(live.policy.as_ref()), describe(policy.as_ref()));
             let new = if old == new { format!("{new} (statements changed)") } else { new };
@@ -270,7 +270,7 @@ impl Bucket {
                 .await
                 .map_err(|e| aws("s3:PutBucketVersioning", name.clone(), e))?;
         }
-        let policy = self.policy(ctx);
+        let policy = self.policy(ctx.plain_http_s3);
         if live.map(|l| &l.policy) != Some(&policy) {
             match &policy {
                 Some(policy) => s3
@@ -425,5 +425,29 @@ fn describe(policy: Option<&Value>) -> String {
                 .collect();
             format!("[{}]", sids.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(statements: Vec<Value>) -> Bucket {
+        Bucket { kind: "bucket", name: "b".into(), versioned: true, abort_incomplete_uploads: true, statements }
+    }
+
+    #[test]
+    fn requests_without_tls_are_denied_except_where_the_endpoint_has_none() {
+        let policy = bucket(Vec::new()).policy(false).unwrap();
+        let deny = &policy["Statement"][0];
+        assert_eq!(deny["Effect"], "Deny");
+        assert_eq!(deny["Principal"], "*");
+        assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(deny["Resource"], json!(["arn:aws:s3:::b", "arn:aws:s3:::b/*"]));
+        assert_eq!(bucket(Vec::new()).policy(true), None);
+        let read = json!({"Sid": "CloudFrontReadsThePage"});
+        let both = bucket(vec![read.clone()]).policy(false).unwrap();
+        assert_eq!(both["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(bucket(vec![read.clone()]).policy(true).unwrap()["Statement"], json!([read]));
     }
 }

@@ -106,3 +106,41 @@ async fn resources_infra_did_not_make_are_left_alone() {
     assert_eq!(db.list_tables().send().await.unwrap().table_names(), [format!("look-{TABLE}")]);
     assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1);
 }
+
+/// At a terminal (here a pseudo-terminal from util-linux's `script`), destroy lists and asks:
+/// anything but `yes` deletes nothing.
+#[tokio::test]
+async fn at_a_terminal_destroy_asks_first() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start().await;
+    app.deploy().await;
+    let infra = harness::runtime::workspace_binary("infra");
+    let answer = |text: &'static str| {
+        let mut command = tokio::process::Command::new("script");
+        command
+            .args(["-qec", &format!("{} destroy", infra.display()), "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(app.emulator.function_env())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        async move {
+            let mut child = command.spawn().expect("script runs");
+            child.stdin.take().unwrap().write_all(text.as_bytes()).await.unwrap();
+            let output = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("destroy answered within a minute")
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+        }
+    };
+    let declined = answer("no\n").await;
+    assert!(declined.contains("delete") && declined.contains("rest-api student"), "{declined}");
+    assert!(declined.contains("Type yes to delete") && declined.contains("nothing deleted"), "{declined}");
+    assert_eq!(app.gateway.get_rest_apis().send().await.unwrap().items().len(), 1, "nothing was deleted");
+
+    let accepted = answer("yes\n").await;
+    assert!(accepted.contains("deleted") && accepted.contains("rest-api student"), "{accepted}");
+    assert!(app.gateway.get_rest_apis().send().await.unwrap().items().is_empty());
+}

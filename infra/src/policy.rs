@@ -216,6 +216,8 @@ mod tests {
             api_key_value: None,
             account: "123456789012".into(),
             log_retention_days: 90,
+            backup_wait_seconds: 20,
+            backup_schedule: None,
         })
     }
 

@@ -1,6 +1,8 @@
 //! Where backups live and what describes them: `backups/backup-YYYYMMDD-HHMMSS-<8 hex>.json`
 //! (a JSON array of students) with `backups/backup-….manifest.json` beside it. The backup
-//! function writes both; `infra restore` checks one against the other.
+//! function writes both, once (never over an existing key); `infra restore` checks one against
+//! the other. The catalog table ([`crate::names::BACKUPS_TABLE`]) holds each backup's status,
+//! which `GET /backups` and `GET /backups/{backupId}` show as a [`BackupView`].
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -88,6 +90,76 @@ pub struct Manifest {
     pub bytes: u64,
     pub sha256: String,
     pub created_at: String,
+}
+
+/// The catalog table's key: every backup is an item of one partition, sorted by id (and so by
+/// time), so the newest come first from one query; the lock is an item of its own partition.
+pub mod catalog {
+    /// The partition key attribute.
+    pub const PARTITION_KEY: &str = "catalog";
+    /// The sort key attribute (a [`super::BackupId`], or [`LOCK`]).
+    pub const SORT_KEY: &str = "backupId";
+    /// The partition of the backups.
+    pub const BACKUPS: &str = "backups";
+    /// The partition and sort key of the lock.
+    pub const LOCK_PARTITION: &str = "lock";
+    pub const LOCK: &str = "running";
+}
+
+/// The path parameter of `GET /backups/{backupId}`.
+pub const BACKUP_ID_PARAMETER: &str = "backupId";
+
+/// Where a backup is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A backup as `GET /backups/{backupId}` and `GET /backups` show it. What is not known yet
+/// (a running backup's count, say) is `null`; `downloadUrl` is a fresh one-hour link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupView {
+    pub backup_id: String,
+    pub status: Status,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub count: Option<u64>,
+    pub bytes: Option<u64>,
+    pub sha256: Option<String>,
+    pub key: Option<String>,
+    pub download_url: Option<String>,
+    pub expires_at: Option<String>,
+    /// Why it failed, in words.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// `POST /backup`'s answer when the backup goes on after the answer (202, with `Location`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub backup_id: String,
+    pub status: Status,
+    /// The status's path, the stage included: `/prod/backups/<backupId>`.
+    pub status_url: String,
+}
+
+/// The event with which the backup function hands a backup to an asynchronous run of itself
+/// (Lambda's `Event` invocation): `{"backupRun": {"backupId": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRunEvent {
+    pub backup_run: BackupRun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRun {
+    pub backup_id: String,
 }
 
 #[cfg(test)]

@@ -19,3 +19,9 @@ pub const TIMEOUTS: [&str; 3] = [AWS_CONNECT_TIMEOUT_MS, AWS_ATTEMPT_TIMEOUT_MS,
 /// The account that must own the backup bucket (S3's `ExpectedBucketOwner`), so a bucket that
 /// changed hands is never written to.
 pub const BUCKET_OWNER: &str = "BUCKET_OWNER";
+/// The table of backups (their status, and the one-at-a-time lock).
+pub const BACKUPS_TABLE_NAME: &str = "BACKUPS_TABLE_NAME";
+/// How long POST /backup waits for the backup before answering 202 (0: answer at once).
+pub const BACKUP_WAIT_SECONDS: &str = "BACKUP_WAIT_SECONDS";
+/// The default: well inside API Gateway's 29 s integration timeout.
+pub const DEFAULT_BACKUP_WAIT_SECONDS: u64 = 20;

@@ -32,3 +32,11 @@ pub const DEFAULT_STACK: &str = "default";
 /// The permissions boundary every function role carries (IAM names are global: one per prefix,
 /// shared by the regions, so it names no region).
 pub const BOUNDARY: &str = "student-records-boundary";
+
+/// The DynamoDB table of backups: one item per backup (running, succeeded or failed) and the
+/// lock that lets one run at a time.
+pub const BACKUPS_TABLE: &str = "studentBackups";
+/// The EventBridge rule that runs the backup every day.
+pub const SCHEDULE_RULE: &str = "student-daily-backup";
+/// Its default expression: 02:00 UTC every day.
+pub const DEFAULT_BACKUP_SCHEDULE: &str = "cron(0 2 * * ? *)";

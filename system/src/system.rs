@@ -47,10 +47,12 @@ pub struct RouteDecl {
 }
 
 /// Every route requires the API key and proxies to its function (Lambda proxy integration).
-pub const ROUTES: [RouteDecl; 3] = [
+pub const ROUTES: [RouteDecl; 5] = [
     RouteDecl { path: "/students", method: "GET", function: GET_FUNCTION },
     RouteDecl { path: "/students", method: "POST", function: INSERT_FUNCTION },
     RouteDecl { path: "/backup", method: "POST", function: BACKUP_FUNCTION },
+    RouteDecl { path: "/backups", method: "GET", function: BACKUP_FUNCTION },
+    RouteDecl { path: "/backups/{backupId}", method: "GET", function: BACKUP_FUNCTION },
 ];
 
 /// What the deployer may choose; everything else follows from these.
@@ -71,6 +73,10 @@ pub struct Options {
     pub account: String,
     /// How long each function's log group keeps its logs.
     pub log_retention_days: i32,
+    /// How long POST /backup waits before it answers 202.
+    pub backup_wait_seconds: u64,
+    /// The daily backup's EventBridge schedule expression (`cron(...)`, `rate(...)`), or none.
+    pub backup_schedule: Option<String>,
 }
 
 /// CloudWatch Logs' default retention for the functions' logs.
@@ -116,6 +122,7 @@ pub struct Permission {
 pub enum Resource {
     Table(String),
     BucketObjects(String, &'static str),
+    Function(String),
     EmailIdentity(String),
     LogGroup(String),
     LogStreams(String),
@@ -126,6 +133,7 @@ impl Resource {
         match self {
             Self::Table(t) => format!("arn:aws:dynamodb:{region}:{account}:table/{t}"),
             Self::BucketObjects(b, prefix) => format!("arn:aws:s3:::{b}/{prefix}*"),
+            Self::Function(f) => format!("arn:aws:lambda:{region}:{account}:function:{f}"),
             Self::EmailIdentity(e) => format!("arn:aws:ses:{region}:{account}:identity/{e}"),
             Self::LogGroup(f) => format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{f}"),
             Self::LogStreams(f) => format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{f}:*"),
@@ -146,6 +154,10 @@ pub struct System {
     pub options: Options,
     pub table: String,
     pub bucket: String,
+    /// The catalog of backups.
+    pub backups_table: String,
+    /// The daily backup's EventBridge rule.
+    pub schedule_rule: String,
     pub api: String,
     pub stage: String,
     pub api_key: String,
@@ -166,6 +178,7 @@ impl System {
         let p = options.prefix.clone();
         let name = |base: &str| format!("{p}{base}");
         let table = name(names::TABLE);
+        let backups_table = name(names::BACKUPS_TABLE);
         // Bucket names are lowercase.
         let bucket = format!("{}{}", p.to_ascii_lowercase(), names::BUCKET);
         let env = |extra: &[(&'static str, String)]| {
@@ -223,13 +236,35 @@ impl System {
                     (env::SENDER_EMAIL, options.sender_email.clone()),
                     (env::RECIPIENT_EMAIL, options.recipient_email.clone()),
                     (env::BUCKET_OWNER, options.account.clone()),
+                    (env::BACKUPS_TABLE_NAME, backups_table.clone()),
+                    (env::BACKUP_WAIT_SECONDS, options.backup_wait_seconds.to_string()),
                 ]),
                 vec![
-                    Permission { actions: vec!["dynamodb:Scan"], resources: vec![Resource::Table(table.clone())] },
+                    // DescribeTable sizes the scan's pages from the students' average size.
+                    Permission {
+                        actions: vec!["dynamodb:DescribeTable", "dynamodb:Scan"],
+                        resources: vec![Resource::Table(table.clone())],
+                    },
                     Permission {
                         // PutObject covers the multipart calls; GetObject signs the download link.
-                        actions: vec!["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject"],
+                        // No DeleteObject: a backup, once written, is never deleted or replaced.
+                        actions: vec!["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
                         resources: vec![Resource::BucketObjects(bucket.clone(), backup::PREFIX)],
+                    },
+                    Permission {
+                        actions: vec![
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                            "dynamodb:DeleteItem",
+                            "dynamodb:Query",
+                        ],
+                        resources: vec![Resource::Table(backups_table.clone())],
+                    },
+                    // POST /backup hands the backup to an asynchronous run of the function itself.
+                    Permission {
+                        actions: vec!["lambda:InvokeFunction"],
+                        resources: vec![Resource::Function(name(BACKUP_FUNCTION))],
                     },
                     send_mail,
                 ],
@@ -240,6 +275,8 @@ impl System {
         Self {
             table,
             bucket,
+            backups_table,
+            schedule_rule: name(names::SCHEDULE_RULE),
             api: name(names::API),
             stage: options.stage.clone(),
             api_key: name(names::API_KEY),
@@ -311,6 +348,8 @@ mod tests {
             api_key_value: None,
             account: "123456789012".into(),
             log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            backup_wait_seconds: env::DEFAULT_BACKUP_WAIT_SECONDS,
+            backup_schedule: Some(names::DEFAULT_BACKUP_SCHEDULE.into()),
         }
     }
 
@@ -325,7 +364,7 @@ mod tests {
         assert_eq!(s.quota, Quota { limit: 1000, period: "DAY" });
         let names: Vec<&str> = s.functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["getStudentData", "insertStudentData", "BackupDynamoDBAndSendEmail"]);
-        assert_eq!(s.paths(), ["/students", "/backup"]);
+        assert_eq!(s.paths(), ["/students", "/backup", "/backups", "/backups/{backupId}"]);
         assert_eq!(s.methods_of("/students"), "GET,POST,OPTIONS");
     }
 
@@ -368,7 +407,9 @@ mod tests {
                 env::S3_BUCKET_NAME,
                 env::SENDER_EMAIL,
                 env::RECIPIENT_EMAIL,
-                env::BUCKET_OWNER
+                env::BUCKET_OWNER,
+                env::BACKUPS_TABLE_NAME,
+                env::BACKUP_WAIT_SECONDS
             ]
         );
     }

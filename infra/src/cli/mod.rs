@@ -120,6 +120,8 @@ impl Cli {
             api_key_value: None,
             account: String::new(),
             log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            backup_wait_seconds: system::env::DEFAULT_BACKUP_WAIT_SECONDS,
+            backup_schedule: Some(system::names::DEFAULT_BACKUP_SCHEDULE.to_owned()),
         };
         match &self.command {
             Command::Deploy(args) => args.choose(&mut options)?,

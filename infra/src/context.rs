@@ -22,6 +22,7 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
@@ -37,6 +38,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(sdk),
             cloudfront: aws_sdk_cloudfront::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
         }
     }
 }

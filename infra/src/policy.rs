@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use system::names::STACK_TAG;
 use system::{Function, System};
 
-use crate::resources::web;
+use crate::resources::{schedule, web};
 
 /// Who may assume a function role: Lambda.
 pub fn trust() -> Value {
@@ -68,7 +68,10 @@ pub fn deployer(sys: &System) -> Value {
         .filter(|a| !a.is_empty())
         .map(|a| format!("arn:aws:ses:{region}:{account}:identity/{a}"))
         .collect();
-    let table = format!("arn:aws:dynamodb:{region}:{account}:table/{}", sys.table);
+    let tables: Vec<String> = [&sys.table, &sys.backups_table]
+        .into_iter()
+        .map(|t| format!("arn:aws:dynamodb:{region}:{account}:table/{t}"))
+        .collect();
     let web_bucket = web::bucket_name(sys);
     let apigateway = |path: &str| format!("arn:aws:apigateway:{region}::{path}");
     let bucket_actions = json!([
@@ -92,12 +95,18 @@ pub fn deployer(sys: &System) -> Value {
     ]);
     let statements = json!([
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"},
-        {"Sid": "Table", "Effect": "Allow", "Resource": [table], "Action": [
+        // The students and the catalog of backups.
+        {"Sid": "Tables", "Effect": "Allow", "Resource": tables, "Action": [
             "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable",
             "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups",
             "dynamodb:TagResource", "dynamodb:ListTagsOfResource",
             // restore, state, seed
             "dynamodb:Scan", "dynamodb:BatchWriteItem"
+        ]},
+        // The daily backup's rule and its target (the permission it needs is a Lambda one).
+        {"Sid": "Schedule", "Effect": "Allow", "Resource": [schedule::rule_arn(sys)], "Action": [
+            "events:PutRule", "events:DescribeRule", "events:DeleteRule", "events:PutTargets",
+            "events:ListTargetsByRule", "events:RemoveTargets", "events:TagResource", "events:ListTagsForResource"
         ]},
         {"Sid": "Buckets", "Effect": "Allow", "Action": bucket_actions,
          "Resource": [format!("arn:aws:s3:::{}", sys.bucket), format!("arn:aws:s3:::{web_bucket}")]},

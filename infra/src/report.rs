@@ -1,6 +1,7 @@
 //! What infra prints: one line per resource. `deploy` says what it did (`created`, `updated`,
-//! `unchanged`); `deploy --plan` what it would do (`create`, `update` with the fields that
-//! differ, `unchanged`) and a summary; `destroy` what it deleted, kept or left alone.
+//! `deleted`, `unchanged`); `deploy --plan` what it would do (`create`, `update` with the fields
+//! that differ, `delete`, `unchanged`) and a summary; `destroy` what it deleted, kept or left
+//! alone.
 
 use std::fmt;
 use std::io::Write;
@@ -170,14 +171,15 @@ impl Report {
         )
     }
 
-    /// A resource `destroy --yes` would delete (what `destroy` lists before it asks).
+    /// A resource `destroy --yes` would delete (what `destroy` lists before it asks), or
+    /// `deploy` would remove (`--no-backup-schedule`), in a plan.
     pub fn to_delete(&self, kind: &str, name: impl fmt::Display) {
         self.to_delete.fetch_add(1, Ordering::Relaxed);
         println!("{:<9} {kind} {name}", "delete");
         let _ = std::io::stdout().flush();
     }
 
-    /// How many resources `destroy` would delete.
+    /// How many resources `destroy` (or a planned `deploy`) would delete.
     pub fn deletions(&self) -> usize {
         self.to_delete.load(Ordering::Relaxed)
     }

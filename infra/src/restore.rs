@@ -2,7 +2,10 @@
 //!
 //! Nothing is written until the whole object has been checked against the manifest beside it
 //! (`<name>.manifest.json`: byte length, SHA-256, student count) and every element has been
-//! read as a student. Students already in the table are skipped unless `--overwrite`.
+//! read as a student. With `--expect-sha256` the object and its manifest must also both have
+//! the digest received out of band (the backup notice carries it): whoever could rewrite a
+//! backup could rewrite its manifest too, but not that email. Students already in the table
+//! are skipped unless `--overwrite`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -63,9 +66,26 @@ pub fn newest<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     keys.into_iter().filter(|k| BackupId::of_object(k).is_some()).max()
 }
 
-/// Checks `body` (the object at `key`) against its manifest and reads its students. Takes the
-/// body so that only the parsed students are held afterwards.
-pub fn check(key: &str, manifest_key: &str, manifest: &Manifest, body: Vec<u8>) -> Result<Vec<Student>> {
+/// A SHA-256 given as 64 hex digits, in lowercase (as manifests write it).
+pub fn sha256_hex(raw: &str) -> std::result::Result<String, String> {
+    let raw = raw.trim();
+    if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err("a SHA-256 digest: 64 hexadecimal digits".to_owned())
+    }
+}
+
+/// Checks `body` (the object at `key`) against its manifest and, when given, the `expected`
+/// SHA-256 (lowercase hex), and reads its students. Takes the body so that only the parsed
+/// students are held afterwards.
+pub fn check(
+    key: &str,
+    manifest_key: &str,
+    manifest: &Manifest,
+    body: Vec<u8>,
+    expected: Option<&str>,
+) -> Result<Vec<Student>> {
     if manifest.format != MANIFEST_FORMAT {
         return Err(refused(format!(
             "{manifest_key} has format {:?}; this tool restores {MANIFEST_FORMAT:?} backups only",
@@ -76,6 +96,15 @@ pub fn check(key: &str, manifest_key: &str, manifest: &Manifest, body: Vec<u8>) 
         return Err(refused(format!("{manifest_key} describes {}, not {key}", manifest.key)));
     }
     let sha256 = format!("{:x}", Sha256::digest(&body));
+    if let Some(expected) = expected
+        && (sha256 != expected || !manifest.sha256.eq_ignore_ascii_case(expected))
+    {
+        return Err(refused(format!(
+            "{key} is not the backup expected: its sha256 is {sha256} (its manifest says {}), \
+             not {expected} (--expect-sha256); nothing was written",
+            manifest.sha256
+        )));
+    }
     let bytes = body.len() as u64;
     if bytes != manifest.bytes || !sha256.eq_ignore_ascii_case(&manifest.sha256) {
         return Err(refused(format!(
@@ -311,7 +340,8 @@ impl Writer<'_> {
 
 /// Restores a backup into the table. `Err` when it was refused (nothing written) or could not
 /// start; otherwise the counts, with `failed > 0` when some students could not be written.
-pub async fn restore(ctx: &Ctx, source: Source, overwrite: bool) -> Result<Outcome> {
+/// `expected`: the SHA-256 the backup must have (lowercase hex).
+pub async fn restore(ctx: &Ctx, source: Source, overwrite: bool, expected: Option<&str>) -> Result<Outcome> {
     let bucket = &ctx.sys.bucket;
     let key = match source {
         Source::Key(key) => key,
@@ -329,12 +359,13 @@ pub async fn restore(ctx: &Ctx, source: Source, overwrite: bool) -> Result<Outco
     let manifest: Manifest = serde_json::from_slice(&manifest)
         .map_err(|e| refused(format!("{manifest_key} is not a backup manifest: {e}")))?;
     let body = get(ctx, &key).await?.ok_or_else(|| refused(format!("s3://{bucket}/{key} does not exist")))?;
-    let students = check(&key, &manifest_key, &manifest, body)?;
+    let students = check(&key, &manifest_key, &manifest, body, expected)?;
     let from = if manifest.table.is_empty() { String::new() } else { format!(" of table {}", manifest.table) };
     ctx.report.progress(format!(
-        "{key}: {} students{from} from {}, matches its manifest; restoring into {}{}",
+        "{key}: {} students{from} from {}, matches its manifest{}; restoring into {}{}",
         students.len(),
         manifest.created_at,
+        if expected.is_some() { " and the expected sha256" } else { "" },
         ctx.sys.table,
         if overwrite { " (overwriting)" } else { "" }
     ));
@@ -405,11 +436,11 @@ mod tests {
     fn a_matching_backup_reads_as_students() {
         let b = body(&format!("\n{ONE},\n{TWO}"));
         let m = manifest_for(KEY_, &b, 2);
-        let students = check(KEY_, "m", &m, b).unwrap();
+        let students = check(KEY_, "m", &m, b, None).unwrap();
         assert_eq!(students.len(), 2);
         assert_eq!(students[1].studentid, "SV002");
         let empty = b"[]\n".to_vec();
-        assert_eq!(check(KEY_, "m", &manifest_for(KEY_, &empty, 0), empty).unwrap(), vec![]);
+        assert_eq!(check(KEY_, "m", &manifest_for(KEY_, &empty, 0), empty, None).unwrap(), vec![]);
     }
 
     #[test]
@@ -418,24 +449,48 @@ mod tests {
         let m = manifest_for(KEY_, &b, 2);
         let mut changed = b.clone();
         changed[20] = if changed[20] == b'x' { b'y' } else { b'x' };
-        let text = refusal(check(KEY_, "m", &m, changed));
+        let text = refusal(check(KEY_, "m", &m, changed, None));
         assert!(text.starts_with(&format!("refused: {KEY_} does not match its manifest (sha256 ")), "{text}");
         assert!(text.contains(&format!("expected {}", m.sha256)), "{text}");
         assert!(text.contains(&format!("{0} bytes, expected {0}", b.len())), "{text}");
-        let text = refusal(check(KEY_, "m", &m, b[..b.len() / 2].to_vec()));
+        let text = refusal(check(KEY_, "m", &m, b[..b.len() / 2].to_vec(), None));
         assert!(text.contains(&format!("{} bytes, expected {}", b.len() / 2, b.len())), "{text}");
+    }
+
+    #[test]
+    fn only_the_expected_digest_restores_whatever_the_manifest_says() {
+        let b = body(&format!("\n{ONE},\n{TWO}"));
+        let m = manifest_for(KEY_, &b, 2);
+        assert_eq!(check(KEY_, "m", &m, b.clone(), Some(&m.sha256)).unwrap().len(), 2);
+        let other = "0".repeat(64);
+        let text = refusal(check(KEY_, "m", &m, b.clone(), Some(&other)));
+        assert!(
+            text.starts_with(&format!(
+                "refused: {KEY_} is not the backup expected: its sha256 is {0} (its manifest says {0}), not {other}",
+                m.sha256
+            )),
+            "{text}"
+        );
+        // A backup rewritten together with its manifest still matches the manifest, not the digest.
+        let mut rewritten = b.clone();
+        rewritten[20] = if rewritten[20] == b'x' { b'y' } else { b'x' };
+        let forged = manifest_for(KEY_, &rewritten, 2);
+        let text = refusal(check(KEY_, "m", &forged, rewritten, Some(&m.sha256)));
+        assert!(text.contains(&format!("(its manifest says {}), not {}", forged.sha256, m.sha256)), "{text}");
+        assert_eq!(sha256_hex(&m.sha256.to_ascii_uppercase()), Ok(m.sha256.clone()));
+        assert!(sha256_hex("abc").is_err() && sha256_hex(&"g".repeat(64)).is_err());
     }
 
     #[test]
     fn a_wrong_count_format_or_key_is_refused() {
         let b = body(&format!("\n{ONE},\n{TWO}"));
-        let text = refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 3), b.clone()));
+        let text = refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 3), b.clone(), None));
         assert!(text.contains("holds 2 students, its manifest says 3"), "{text}");
         let mut m = manifest_for(KEY_, &b, 2);
         m.format = "student-backup/2".into();
-        assert!(refusal(check(KEY_, "m", &m, b.clone())).contains("has format \"student-backup/2\""));
+        assert!(refusal(check(KEY_, "m", &m, b.clone(), None)).contains("has format \"student-backup/2\""));
         let m = manifest_for("backups/other.json", &b, 2);
-        assert!(refusal(check(KEY_, "m", &m, b)).contains("describes backups/other.json"));
+        assert!(refusal(check(KEY_, "m", &m, b, None)).contains("describes backups/other.json"));
     }
 
     #[test]
@@ -447,20 +502,20 @@ mod tests {
             (ONE.replace(r#""class":"12A1""#, r#""class":null"#), "element 1: class is not a string (null)"),
         ] {
             let b = body(&format!("\n{TWO},\n{element}"));
-            let text = refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 2), b));
+            let text = refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 2), b, None));
             assert!(text.contains(expected) && text.contains("nothing was written"), "{text}");
         }
         let b = b"{\"studentid\":\"SV001\"}".to_vec();
-        let text = refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 1), b));
+        let text = refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 1), b, None));
         assert!(text.contains("is not a list of students"), "{text}");
     }
 
     #[test]
     fn duplicate_or_empty_ids_are_refused() {
         let b = body(&format!("\n{ONE},\n{ONE}"));
-        assert!(refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 2), b)).contains("\"SV001\" more than once"));
+        assert!(refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 2), b, None)).contains("\"SV001\" more than once"));
         let b = body(&ONE.replace("SV001", ""));
-        assert!(refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 1), b)).contains("empty studentid"));
+        assert!(refusal(check(KEY_, "m", &manifest_for(KEY_, &b, 1), b, None)).contains("empty studentid"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The local stack's data between runs: the table's items and the bucket's objects, saved to
-//! a folder and loaded into a freshly deployed emulator. (The emulator keeps state in
-//! memory; replaying its request log would re-create API ids and the key value at random.)
+//! The local stack's data between runs: the students, the catalog of backups and the bucket's
+//! objects, saved to a folder and loaded into a freshly deployed emulator. (The emulator keeps
+//! state in memory; replaying its request log would re-create API ids and the key value at
+//! random.)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use system::Student;
+use system::backup::catalog;
 
 use crate::context::Ctx;
 use crate::error::{InfraError, Result, aws};
@@ -60,9 +62,8 @@ pub fn from_json(v: &Value) -> Option<AttributeValue> {
     })
 }
 
-/// Writes items 25 at a time (DynamoDB's limit), retrying what was not processed.
-pub async fn write_items(ctx: &Ctx, items: Vec<HashMap<String, AttributeValue>>) -> Result<usize> {
-    let table = &ctx.sys.table;
+/// Writes items into `table` 25 at a time (DynamoDB's limit), retrying what was not processed.
+pub async fn write_items(ctx: &Ctx, table: &str, items: Vec<HashMap<String, AttributeValue>>) -> Result<usize> {
     let mut written = 0;
     for chunk in items.chunks(25) {
         let mut requests: Vec<WriteRequest> = chunk
@@ -81,7 +82,7 @@ pub async fn write_items(ctx: &Ctx, items: Vec<HashMap<String, AttributeValue>>)
                 .request_items(table, requests.clone())
                 .send()
                 .await
-                .map_err(|e| aws("dynamodb:BatchWriteItem", table.clone(), e))?;
+                .map_err(|e| aws("dynamodb:BatchWriteItem", table, e))?;
             let left = out.unprocessed_items.and_then(|mut m| m.remove(table)).unwrap_or_default();
             written += requests.len() - left.len();
             requests = left;
@@ -97,23 +98,54 @@ pub async fn write_items(ctx: &Ctx, items: Vec<HashMap<String, AttributeValue>>)
     Ok(written)
 }
 
-/// Saves the table and the bucket under `dir` (written beside it, then swapped in whole).
-pub async fn save(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
-    let staging = dir.with_extension("saving");
-    let _ = tokio::fs::remove_dir_all(&staging).await;
-    tokio::fs::create_dir_all(staging.join("bucket")).await.map_err(io(&staging))?;
+/// How much a save wrote or a load put back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub students: usize,
+    /// Items of the catalog of backups.
+    pub backups: usize,
+    pub objects: usize,
+}
+
+/// The file of the students, one DynamoDB JSON item a line.
+const STUDENTS_FILE: &str = "table.jsonl";
+/// The file of the catalog's items (absent in a folder saved before there was a catalog).
+const CATALOG_FILE: &str = "catalog.jsonl";
+
+/// The items of `table` as lines of DynamoDB JSON, but those `skip` names.
+async fn save_items(
+    ctx: &Ctx,
+    table: &str,
+    path: &Path,
+    skip: impl Fn(&HashMap<String, AttributeValue>) -> bool,
+) -> Result<usize> {
+    let pages = ctx.aws.dynamodb.scan().table_name(table).into_paginator().items().send();
+    let all = pages.try_collect().await.map_err(|e| aws("dynamodb:Scan", table, e))?;
     let mut lines = String::new();
-    let mut items = 0;
-    let pages = ctx.aws.dynamodb.scan().table_name(&ctx.sys.table).into_paginator().items().send();
-    let all = pages.try_collect().await.map_err(|e| aws("dynamodb:Scan", ctx.sys.table.clone(), e))?;
-    for item in all {
+    let mut count = 0;
+    for item in all.iter().filter(|item| !skip(item)) {
         let object: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
         lines.push_str(&Value::Object(object).to_string());
         lines.push('\n');
-        items += 1;
+        count += 1;
     }
-    let table_file = staging.join("table.jsonl");
-    tokio::fs::write(&table_file, lines).await.map_err(io(&table_file))?;
+    tokio::fs::write(path, lines).await.map_err(io(path))?;
+    Ok(count)
+}
+
+/// Saves the students, the catalog and the bucket under `dir` (written beside it, then
+/// swapped in whole).
+pub async fn save(ctx: &Ctx, dir: &Path) -> Result<Counts> {
+    let staging = dir.with_extension("saving");
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    tokio::fs::create_dir_all(staging.join("bucket")).await.map_err(io(&staging))?;
+    let students = save_items(ctx, &ctx.sys.table, &staging.join(STUDENTS_FILE), |_| false).await?;
+    // The one-backup-at-a-time lock is left out: loaded after a restart it would refuse every
+    // backup until it expired, for a run that died with the emulator.
+    let lock = |item: &HashMap<String, AttributeValue>| {
+        item.get(catalog::PARTITION_KEY) == Some(&AttributeValue::S(catalog::LOCK_PARTITION.to_owned()))
+    };
+    let backups = save_items(ctx, &ctx.sys.backups_table, &staging.join(CATALOG_FILE), lock).await?;
     let mut objects = 0;
     let s3 = &ctx.aws.s3;
     let mut pages =
@@ -142,25 +174,32 @@ pub async fn save(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
     }
     let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::rename(&staging, dir).await.map_err(io(dir))?;
-    Ok((items, objects))
+    Ok(Counts { students, backups, objects })
 }
 
-/// Loads what [`save`] wrote. Absent folder: nothing to load.
-pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
-    let table_file = dir.join("table.jsonl");
-    if !table_file.exists() {
-        return Ok((0, 0));
+/// The items a save wrote to `path`; none when there is no such file.
+async fn load_items(ctx: &Ctx, table: &str, path: &Path) -> Result<usize> {
+    if !path.exists() {
+        return Ok(0);
     }
-    let text = tokio::fs::read_to_string(&table_file).await.map_err(io(&table_file))?;
+    let text = tokio::fs::read_to_string(path).await.map_err(io(path))?;
     let mut items = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let value: Value = serde_json::from_str(line)
-            .map_err(|e| InfraError::Io(format!("{} line {}: {e}", table_file.display(), n + 1)))?;
+            .map_err(|e| InfraError::Io(format!("{} line {}: {e}", path.display(), n + 1)))?;
         let item = value.as_object().map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), from_json(v)?))).collect());
-        items
-            .push(item.ok_or_else(|| InfraError::Io(format!("{} line {}: not an item", table_file.display(), n + 1)))?);
+        items.push(item.ok_or_else(|| InfraError::Io(format!("{} line {}: not an item", path.display(), n + 1)))?);
     }
-    let written = write_items(ctx, items).await?;
+    write_items(ctx, table, items).await
+}
+
+/// Loads what [`save`] wrote. Absent folder: nothing to load.
+pub async fn load(ctx: &Ctx, dir: &Path) -> Result<Counts> {
+    if !dir.join(STUDENTS_FILE).exists() {
+        return Ok(Counts { students: 0, backups: 0, objects: 0 });
+    }
+    let students = load_items(ctx, &ctx.sys.table, &dir.join(STUDENTS_FILE)).await?;
+    let backups = load_items(ctx, &ctx.sys.backups_table, &dir.join(CATALOG_FILE)).await?;
     let root = dir.join("bucket");
     let mut objects = 0;
     for path in crate::resources::web::files_under(&root) {
@@ -179,7 +218,7 @@ pub async fn load(ctx: &Ctx, dir: &Path) -> Result<(usize, usize)> {
             .map_err(|e| aws("s3:PutObject", key.clone(), e))?;
         objects += 1;
     }
-    Ok((written, objects))
+    Ok(Counts { students, backups, objects })
 }
 
 /// `count` made-up students (ids `SEED-00001`...), for trying the page with data.

@@ -55,7 +55,8 @@ impl Check {
     }
 }
 
-const FIX: &str = "run `infra deploy` to repair";
+/// What every failure says to do.
+pub const FIX: &str = "run `infra deploy` to repair";
 
 pub async fn verify(ctx: &Ctx, smoke: bool) -> Result<Vec<Check>> {
     let sys = &ctx.sys;

@@ -286,6 +286,22 @@ async fn deployed_resources_are_protected_tagged_and_bounded() {
     let tags = db.list_tags_of_resource().resource_arn(table.table_arn().unwrap()).send().await.unwrap();
     assert_eq!(tag(tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()), "default");
 
+    // The catalog of backups: as protected, keyed by catalog and backupId, on demand.
+    let catalog = db.describe_table().table_name("studentBackups").send().await.unwrap().table.unwrap();
+    assert_eq!(catalog.deletion_protection_enabled(), Some(true));
+    let key: Vec<(&str, &str)> =
+        catalog.key_schema().iter().map(|k| (k.attribute_name(), k.key_type().as_str())).collect();
+    assert_eq!(key, [("catalog", "HASH"), ("backupId", "RANGE")]);
+    assert_eq!(
+        catalog.billing_mode_summary().and_then(|b| b.billing_mode()),
+        Some(&aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+    );
+    let pitr = db.describe_continuous_backups().table_name("studentBackups").send().await.unwrap();
+    let status = pitr.continuous_backups_description().unwrap().point_in_time_recovery_description().unwrap();
+    assert_eq!(status.point_in_time_recovery_status().unwrap().as_str(), "ENABLED");
+    let tags = db.list_tags_of_resource().resource_arn(catalog.table_arn().unwrap()).send().await.unwrap();
+    assert_eq!(tag(tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()), "default");
+
     // The bucket: versioned (an overwrite keeps the old version), incomplete uploads aborted
     // after 7 days, encrypted, private, tagged.
     let s3 = aws_sdk_s3::Client::new(&app.sdk);
@@ -326,6 +342,31 @@ async fn deployed_resources_are_protected_tagged_and_bounded() {
             role.role_name()
         );
         assert_eq!(tag(role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()), "default");
+    }
+
+    // The backup role cannot delete: a backup, once written, is never deleted or replaced.
+    let backup_role = iam
+        .get_role_policy()
+        .role_name("BackupDynamoDBAndSendEmail-us-east-1")
+        .policy_name("least-privilege")
+        .send()
+        .await
+        .unwrap();
+    // IAM returns the document URL-encoded.
+    let document = percent_encoding::percent_decode_str(backup_role.policy_document()).decode_utf8().unwrap();
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let mut bucket_actions = Vec::new();
+    for statement in document["Statement"].as_array().unwrap() {
+        let on_bucket = statement["Resource"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains(bucket));
+        let actions = statement["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned());
+        bucket_actions.extend(actions.filter(|_| on_bucket));
+    }
+    assert!(bucket_actions.contains(&"s3:PutObject".to_owned()), "{document}");
+    for action in &bucket_actions {
+        assert!(
+            !action.starts_with("s3:Delete") && !action.contains('*'),
+            "the backup role may {action} on the bucket: {document}"
+        );
     }
 
     // Log groups with the asked retention; functions on their code layer, tagged.

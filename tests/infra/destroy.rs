@@ -1,11 +1,13 @@
 //! `infra destroy`: it lists before it deletes, refuses without `--yes` when it cannot ask,
-//! keeps the students and the backups unless told, and deletes only what carries its tag.
+//! keeps the students and the backups (with their catalog) unless told, and deletes only what
+//! carries its tag.
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType};
 
 use crate::app::TestApp;
 
 const TABLE: &str = "studentData";
+const CATALOG: &str = "studentBackups";
 const BUCKET: &str = "student-backup-20250706";
 
 #[tokio::test]
@@ -50,7 +52,18 @@ async fn destroy_asks_first_keeps_the_data_and_deletes_the_rest() {
         let gone = ses.get_email_identity().email_identity(address).send().await.unwrap_err();
         assert!(gone.as_service_error().is_some_and(|e| e.is_not_found_exception()), "{address} still exists");
     }
-    assert_eq!(db.list_tables().send().await.unwrap().table_names(), [TABLE], "the students are kept");
+    let mut tables = db.list_tables().send().await.unwrap().table_names().to_vec();
+    tables.sort();
+    assert_eq!(tables, [CATALOG, TABLE], "the students and the catalog of backups are kept");
+    assert!(
+        destroyed
+            .lines()
+            .contains(&"kept table studentBackups (the catalog of backups kept; --delete-backups deletes it)"),
+        "{}",
+        destroyed.stdout
+    );
+    let catalog = db.describe_table().table_name(CATALOG).send().await.unwrap();
+    assert_eq!(catalog.table().unwrap().deletion_protection_enabled(), Some(true), "still protected");
     let objects = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
     assert_eq!(objects.contents().len(), 1, "the backup survived");
 
@@ -58,7 +71,7 @@ async fn destroy_asks_first_keeps_the_data_and_deletes_the_rest() {
     let data = app.run(&["destroy", "--yes", "--delete-data"]).await;
     assert!(data.ok, "{}", data.stderr);
     assert!(data.lines().contains(&"deleted table studentData"), "{}", data.stdout);
-    assert!(db.list_tables().send().await.unwrap().table_names().is_empty());
+    assert_eq!(db.list_tables().send().await.unwrap().table_names(), [CATALOG], "the catalog goes with the backups");
     assert!(
         data.lines().iter().all(|l| l.starts_with("absent") || l.starts_with("kept") || l.starts_with("deleted table")),
         "{}",
@@ -68,7 +81,9 @@ async fn destroy_asks_first_keeps_the_data_and_deletes_the_rest() {
     let all = app.run(&["destroy", "--yes", "--delete-backups"]).await;
     assert!(all.ok);
     assert!(all.lines().contains(&"deleted bucket student-backup-20250706"), "{}", all.stdout);
+    assert!(all.lines().contains(&"deleted table studentBackups"), "{}", all.stdout);
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+    assert!(db.list_tables().send().await.unwrap().table_names().is_empty(), "protection lifted, catalog deleted");
 }
 
 #[tokio::test]

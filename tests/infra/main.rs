@@ -8,5 +8,7 @@ mod keys;
 mod plan;
 mod region;
 mod restore;
+mod schedule;
+mod state;
 mod verbose;
 mod web;

@@ -21,7 +21,7 @@ async fn a_plan_reads_compares_and_changes_nothing() {
         assert!(empty.lines().contains(&line), "{line:?} missing in\n{}", empty.stdout);
     }
     assert!(
-        empty.lines().iter().any(|l| l.starts_with("plan: ") && l.ends_with(" to update, 0 unchanged")),
+        empty.lines().iter().any(|l| l.starts_with("plan: ") && l.ends_with(" to update, 0 to delete, 0 unchanged")),
         "{}",
         empty.stdout
     );

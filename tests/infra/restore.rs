@@ -218,3 +218,38 @@ async fn a_backup_that_does_not_match_its_manifest_is_refused_and_nothing_is_wri
     assert!(!restore(&app, &["--latest", "--key", &key]).await.ok);
     assert_eq!(table(&db).await, before);
 }
+
+/// A restore anchored to the digest the backup notice carried: any other backup is refused
+/// before anything is written, even one whose manifest was rewritten to match it.
+#[tokio::test]
+async fn only_the_backup_with_the_expected_digest_is_restored() {
+    let (app, db, manifest, before) = backed_up(300).await;
+    let key = manifest.key.clone();
+    delete_where(&db, |id| id <= "SV00100").await;
+    let emptied = table(&db).await;
+    assert_eq!(emptied.len(), 100);
+
+    let wrong = "ab".repeat(32);
+    let run = restore(&app, &["--key", &key, "--expect-sha256", &wrong]).await;
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains(&format!(
+            "refused: {key} is not the backup expected: its sha256 is {0} (its manifest says {0}), not {wrong} (--expect-sha256); nothing was written",
+            manifest.sha256
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("restored"), "{}", run.stdout);
+    assert_eq!(table(&db).await, emptied, "the table is untouched");
+    let run = restore(&app, &["--latest", "--expect-sha256", "not-a-digest"]).await;
+    assert!(!run.ok && run.stderr.contains("64 hexadecimal digits"), "{}", run.stderr);
+    assert_eq!(table(&db).await, emptied, "the table is untouched");
+
+    // The digest as the email gives it (case aside): restored.
+    let run = restore(&app, &["--latest", "--expect-sha256", &manifest.sha256.to_ascii_uppercase()]).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.lines(), [format!("restored {key}: 200 written, 100 skipped, 0 failed")]);
+    assert!(run.stderr.contains("matches its manifest and the expected sha256"), "{}", run.stderr);
+    assert_eq!(table(&db).await, before);
+}

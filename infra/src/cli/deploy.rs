@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use system::{LOG_RETENTION_DAYS, Options};
 
 use super::Exit;
-use super::shared::{Mail, Origin};
+use super::shared::{Mail, Origin, Schedule};
 use crate::context::Ctx;
 use crate::error::{InfraError, Result};
 use crate::resources::{self, CodeSource, web};
@@ -38,6 +38,18 @@ pub struct Args {
     mail: Mail,
     #[command(flatten)]
     origin: Origin,
+    #[command(flatten)]
+    schedule: Schedule,
+    /// How long POST /backup waits for the backup before it answers 202 with where to follow
+    /// it (0: at once).
+    #[arg(
+        long,
+        env = system::env::BACKUP_WAIT_SECONDS,
+        value_name = "SECONDS",
+        default_value_t = system::env::DEFAULT_BACKUP_WAIT_SECONDS,
+        value_parser = backup_wait
+    )]
+    backup_wait: u64,
     /// Where to write the outputs (default: .local/outputs[-PREFIX].json in the workspace).
     #[arg(long, env = "INFRA_OUTPUTS", value_name = "FILE")]
     outputs: Option<PathBuf>,
@@ -56,15 +68,29 @@ enum Code {
 }
 
 impl Args {
-    /// The addresses (both required), the origin and the key's value.
+    /// The addresses (both required), the origin, the key's value, the retention and the
+    /// backup's schedule and wait.
     pub fn choose(&self, options: &mut Options) -> Result<()> {
         self.mail.require()?;
         self.mail.choose(options);
         self.origin.choose(options);
+        self.schedule.choose(options);
         options.api_key_value.clone_from(&self.api_key_value);
         options.log_retention_days = self.log_retention_days;
+        options.backup_wait_seconds = self.backup_wait;
         Ok(())
     }
+}
+
+/// API Gateway ends every request at 29 s with a 504; the backup function must answer before,
+/// so its wait leaves it a few seconds.
+pub const MAX_BACKUP_WAIT_SECONDS: u64 = 25;
+
+/// A whole number of seconds, at most [`MAX_BACKUP_WAIT_SECONDS`].
+pub fn backup_wait(raw: &str) -> std::result::Result<u64, String> {
+    raw.parse::<u64>().ok().filter(|s| *s <= MAX_BACKUP_WAIT_SECONDS).ok_or_else(|| {
+        format!("a whole number of seconds from 0 to {MAX_BACKUP_WAIT_SECONDS} (API Gateway answers 504 after 29 s)")
+    })
 }
 
 /// One of the retentions CloudWatch Logs accepts.
@@ -92,8 +118,9 @@ pub async fn run(mut ctx: Ctx, args: Args) -> Result<Exit> {
             web::publish(&ctx, dir, &url).await?;
         }
         let (create, update, unchanged) = ctx.report.pending();
-        println!("plan: {create} to create, {update} to update, {unchanged} unchanged");
-        return Ok(if create + update == 0 { Exit::Done } else { Exit::Pending });
+        let delete = ctx.report.deletions();
+        println!("plan: {create} to create, {update} to update, {delete} to delete, {unchanged} unchanged");
+        return Ok(if create + update + delete == 0 { Exit::Done } else { Exit::Pending });
     };
     if let Some(dir) = args.web_dir {
         web::publish(&ctx, &dir, &outputs.invoke_url).await?;

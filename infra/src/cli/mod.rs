@@ -128,6 +128,7 @@ impl Cli {
             Command::Verify(args) => {
                 args.origin.choose(&mut options);
                 args.mail.choose(&mut options);
+                args.schedule.choose(&mut options);
             }
             Command::Destroy(args) => args.mail.choose(&mut options),
             Command::DeployerPolicy(args) => args.mail.choose(&mut options),

@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<bool> {
-    let written = state::write_items(ctx, state::seed_items(args.count)).await?;
+    let written = state::write_items(ctx, &ctx.sys.table, state::seed_items(args.count)).await?;
     eprintln!("seeded {written} students into {}", ctx.sys.table);
     Ok(true)
 }

@@ -1,11 +1,12 @@
 //! Options more than one command takes: the email addresses (deploy verifies their SES
-//! identities, destroy deletes them) and the CORS origin (deploy allows it, verify expects it).
+//! identities, destroy deletes them), the CORS origin and the backup schedule (deploy sets
+//! them, verify expects them).
 
 use system::Options;
 
 use crate::context::Ctx;
 use crate::error::{InfraError, Result};
-use crate::resources::web;
+use crate::resources::{schedule, web};
 
 /// CORS's "any origin", the default until a page is published.
 pub const ANY_ORIGIN: &str = "*";
@@ -75,5 +76,29 @@ impl Origin {
             ctx.sys = system::System::new(options);
         }
         Ok(())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Schedule {
+    /// When the backup runs on its own: an EventBridge schedule expression, cron(...) or
+    /// rate(...), in UTC (deploy sets it, verify expects it).
+    #[arg(
+        long,
+        env = "BACKUP_SCHEDULE",
+        value_name = "EXPR",
+        default_value = system::names::DEFAULT_BACKUP_SCHEDULE,
+        value_parser = schedule::expression
+    )]
+    backup_schedule: String,
+    /// No scheduled backup: deploy removes the rule, its target and the permission (verify
+    /// expects none).
+    #[arg(long, conflicts_with = "backup_schedule")]
+    no_backup_schedule: bool,
+}
+
+impl Schedule {
+    pub fn choose(&self, options: &mut Options) {
+        options.backup_schedule = (!self.no_backup_schedule).then(|| self.backup_schedule.clone());
     }
 }

@@ -16,13 +16,13 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Action {
-    /// Write the table's students and the bucket's objects to DIR.
+    /// Write the table's students, the catalog of backups and the bucket's objects to DIR.
     Save {
         /// The folder to write (created if missing).
         dir: PathBuf,
     },
 
-    /// Put what `save` wrote back into the table and the bucket.
+    /// Put what `save` wrote back into the tables and the bucket.
     Load {
         /// The folder `save` wrote.
         dir: PathBuf,
@@ -32,12 +32,24 @@ enum Action {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<bool> {
     match args.action {
         Action::Save { dir } => {
-            let (items, objects) = state::save(ctx, &dir).await?;
-            eprintln!("saved {items} students and {objects} objects to {}", dir.display());
+            let n = state::save(ctx, &dir).await?;
+            eprintln!(
+                "saved {} students, {} backups' records and {} objects to {}",
+                n.students,
+                n.backups,
+                n.objects,
+                dir.display()
+            );
         }
         Action::Load { dir } => {
-            let (items, objects) = state::load(ctx, &dir).await?;
-            eprintln!("loaded {items} students and {objects} objects from {}", dir.display());
+            let n = state::load(ctx, &dir).await?;
+            eprintln!(
+                "loaded {} students, {} backups' records and {} objects from {}",
+                n.students,
+                n.backups,
+                n.objects,
+                dir.display()
+            );
         }
     }
     Ok(true)

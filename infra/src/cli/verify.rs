@@ -1,6 +1,6 @@
 //! `infra verify`: the console checklist, one PASS/FAIL line per check.
 
-use super::shared::{Mail, Origin};
+use super::shared::{Mail, Origin, Schedule};
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::verify;
@@ -15,21 +15,31 @@ pub struct Args {
     /// The addresses the functions should mail from and to (default: those deployed).
     #[command(flatten)]
     pub mail: Mail,
+    #[command(flatten)]
+    pub schedule: Schedule,
+    /// How long POST /backup should wait before it answers 202 (default: the deployed wait).
+    #[arg(long, env = system::env::BACKUP_WAIT_SECONDS, value_name = "SECONDS", value_parser = super::deploy::backup_wait)]
+    backup_wait: Option<u64>,
 }
 
 pub async fn run(mut ctx: Ctx, args: Args) -> Result<bool> {
     args.origin.settle(&mut ctx, false, None).await?;
-    if ctx.sys.options.sender_email.is_empty() || ctx.sys.options.recipient_email.is_empty() {
-        let (sender, recipient) = crate::resources::functions::deployed_addresses(&ctx).await?;
-        let mut options = ctx.sys.options.clone();
-        if options.sender_email.is_empty() {
-            options.sender_email = sender.unwrap_or_default();
+    // What verify was not told, it takes from the deployed functions.
+    let deployed = crate::resources::functions::deployed_environment(&ctx).await?;
+    let mut options = ctx.sys.options.clone();
+    for (value, variable) in [
+        (&mut options.sender_email, system::env::SENDER_EMAIL),
+        (&mut options.recipient_email, system::env::RECIPIENT_EMAIL),
+    ] {
+        if value.is_empty() {
+            *value = deployed.get(variable).cloned().unwrap_or_default();
         }
-        if options.recipient_email.is_empty() {
-            options.recipient_email = recipient.unwrap_or_default();
-        }
-        ctx.sys = system::System::new(options);
     }
+    options.backup_wait_seconds = args
+        .backup_wait
+        .or_else(|| deployed.get(system::env::BACKUP_WAIT_SECONDS).and_then(|s| s.parse().ok()))
+        .unwrap_or(system::env::DEFAULT_BACKUP_WAIT_SECONDS);
+    ctx.sys = system::System::new(options);
     let checks = verify::verify(&ctx, args.smoke).await?;
     for c in &checks {
         println!("{}", c.line());

@@ -29,6 +29,7 @@ use crate::verify::Check;
 
 const KIND: &str = "function";
 const CODE_KIND: &str = "code-version";
+pub const PERMISSION_KIND: &str = "permission";
 /// Layer versions kept per function (the current one and two to roll back to).
 pub const KEEP_CODE_VERSIONS: usize = 3;
 
@@ -411,11 +412,51 @@ async fn wait_updated(ctx: &Ctx, name: &str) -> Result<()> {
     Err(InfraError::Conflict(format!("function {name} is still updating after 2 minutes")))
 }
 
-/// The statement letting this API (and only it) invoke the function for one route.
-pub async fn invoke_permission(ctx: &Ctx, function: &str, statement_id: &str, source_arn: &str) -> Result<Change> {
-    let lambda = &ctx.aws.lambda;
+/// Who may invoke a function, and for which source: one statement of its resource policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub principal: String,
+    pub source_arn: String,
+}
+
+impl Grant {
+    /// A statement as Lambda's GetPolicy shows it: `Principal` a service (or a bare string),
+    /// the source in the `ArnLike` condition on `AWS:SourceArn`.
+    fn of(statement: &Value) -> Self {
+        let principal = &statement["Principal"];
+        let principal = principal["Service"].as_str().or_else(|| principal.as_str()).unwrap_or_default();
+        let source = statement["Condition"]
+            .as_object()
+            .into_iter()
+            .flat_map(|operators| operators.values())
+            .filter_map(Value::as_object)
+            .flat_map(|keys| keys.iter())
+            .find(|(key, _)| key.eq_ignore_ascii_case("aws:SourceArn"))
+            .and_then(|(_, arn)| arn.as_str())
+            .unwrap_or_default();
+        Self { principal: principal.to_owned(), source_arn: source.to_owned() }
+    }
+
+    /// What differs from `wanted`.
+    pub fn changes(&self, wanted: &Grant) -> Vec<FieldChange> {
+        let mut changes = Vec::new();
+        compare(&mut changes, "principal", self.principal.as_str(), wanted.principal.as_str());
+        compare(&mut changes, "sourceArn", self.source_arn.as_str(), wanted.source_arn.as_str());
+        changes
+    }
+}
+
+/// The statement `statement_id` of the function's resource policy; `None` when there is no
+/// such statement (or no function).
+pub async fn grant(ctx: &Ctx, function: &str, statement_id: &str) -> Result<Option<Grant>> {
     let policy = found(
-        lambda.get_policy().function_name(function).send().await.map_err(|e| aws("lambda:GetPolicy", function, e)),
+        ctx.aws
+            .lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| aws("lambda:GetPolicy", function, e)),
         &["ResourceNotFoundException"],
     )?;
     let statements: Vec<Value> = policy
@@ -423,51 +464,62 @@ pub async fn invoke_permission(ctx: &Ctx, function: &str, statement_id: &str, so
         .and_then(|p| serde_json::from_str::<Value>(&p).ok())
         .and_then(|v| v["Statement"].as_array().cloned())
         .unwrap_or_default();
-    let current = statements.iter().find(|s| s["Sid"] == statement_id);
+    Ok(statements.iter().find(|s| s["Sid"] == statement_id).map(Grant::of))
+}
+
+/// The statement letting `wanted.principal` invoke the function, from `wanted.source_arn`
+/// only (one API's method and path, one EventBridge rule).
+pub async fn invoke_permission(ctx: &Ctx, function: &str, statement_id: &str, wanted: &Grant) -> Result<Change> {
+    let current = grant(ctx, function, statement_id).await?;
     let what = format!("{function} {statement_id}");
-    if current.is_some_and(|s| s.to_string().contains(source_arn)) {
-        return Ok(ctx.report.action(&Action::Unchanged, "permission", what));
-    }
-    let action = match current {
-        Some(_) => Action::Update(vec![FieldChange::new("sourceArn", "(another)", source_arn)]),
+    let action = match &current {
         None => Action::Create,
+        Some(current) => Action::update(current.changes(wanted)),
     };
-    if ctx.applying() {
+    if ctx.applying() && action != Action::Unchanged {
+        let lambda = &ctx.aws.lambda;
         if current.is_some() {
-            lambda
-                .remove_permission()
-                .function_name(function)
-                .statement_id(statement_id)
-                .send()
-                .await
-                .map_err(|e| aws("lambda:RemovePermission", function, e))?;
+            remove_permission(ctx, function, statement_id).await?;
         }
         lambda
             .add_permission()
             .function_name(function)
             .statement_id(statement_id)
             .action("lambda:InvokeFunction")
-            .principal("apigateway.amazonaws.com")
-            .source_arn(source_arn)
+            .principal(&wanted.principal)
+            .source_arn(&wanted.source_arn)
             .send()
             .await
             .map_err(|e| aws("lambda:AddPermission", function, e))?;
     }
-    Ok(ctx.report.action(&action, "permission", what))
+    Ok(ctx.report.action(&action, PERMISSION_KIND, what))
 }
 
-/// The addresses the deployed functions mail from and to (sender, recipient), for commands
-/// that were not told them.
-pub async fn deployed_addresses(ctx: &Ctx) -> Result<(Option<String>, Option<String>)> {
-    let (mut sender, mut recipient) = (None, None);
+/// Removes one statement from the function's resource policy.
+pub async fn remove_permission(ctx: &Ctx, function: &str, statement_id: &str) -> Result<()> {
+    ctx.aws
+        .lambda
+        .remove_permission()
+        .function_name(function)
+        .statement_id(statement_id)
+        .send()
+        .await
+        .map_err(|e| aws("lambda:RemovePermission", function, e))?;
+    Ok(())
+}
+
+/// The deployed functions' environment, merged (the first function naming a variable wins),
+/// for commands that were not told a value (`verify`'s addresses and backup wait).
+pub async fn deployed_environment(ctx: &Ctx) -> Result<HashMap<String, String>> {
+    let mut merged = HashMap::new();
     for f in &ctx.sys.functions {
         if let Some((config, _)) = read(ctx, f).await? {
-            let env = config.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
-            sender = sender.or_else(|| env.get(system::env::SENDER_EMAIL).cloned());
-            recipient = recipient.or_else(|| env.get(system::env::RECIPIENT_EMAIL).cloned());
+            for (k, v) in config.environment().and_then(|e| e.variables()).cloned().unwrap_or_default() {
+                merged.entry(k).or_insert(v);
+            }
         }
     }
-    Ok((sender, recipient))
+    Ok(merged)
 }
 
 /// Each function's configuration: runtime, architecture, role, environment, its code layer.
@@ -529,4 +581,30 @@ pub async fn destroy(ctx: &Ctx) -> Result<Vec<String>> {
         ctx.report.record(Change::Deleted, KIND, &f.name);
     }
     Ok(addresses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_reads_as_lambda_shows_it_and_names_what_differs() {
+        let statement = serde_json::json!({
+            "Sid": "student-daily-backup-invoke",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+            "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:events:us-east-1:1:rule/r"}}
+        });
+        let wanted =
+            Grant { principal: "events.amazonaws.com".into(), source_arn: "arn:aws:events:us-east-1:1:rule/r".into() };
+        assert_eq!(Grant::of(&statement), wanted);
+        assert!(Grant::of(&statement).changes(&wanted).is_empty());
+        let other = Grant { source_arn: "arn:aws:events:us-east-1:1:rule/other".into(), ..wanted.clone() };
+        let changes: Vec<String> = Grant::of(&statement).changes(&other).iter().map(ToString::to_string).collect();
+        assert_eq!(changes, ["sourceArn arn:aws:events:us-east-1:1:rule/r → arn:aws:events:us-east-1:1:rule/other"]);
+        let bare = serde_json::json!({"Sid": "s", "Principal": "apigateway.amazonaws.com"});
+        assert_eq!(Grant::of(&bare), Grant { principal: "apigateway.amazonaws.com".into(), source_arn: String::new() });
+    }
 }

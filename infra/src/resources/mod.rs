@@ -10,6 +10,7 @@ pub mod functions;
 pub mod identities;
 pub mod log_groups;
 pub mod roles;
+pub mod schedule;
 pub mod secret;
 pub mod table;
 pub mod tags;
@@ -32,7 +33,8 @@ use crate::verify::Check;
 /// and the key's value; `None` in a plan.
 pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<Option<(Outputs, String)>> {
     let sys = &ctx.sys;
-    table::reconcile(ctx).await?;
+    table::students(ctx).reconcile(ctx).await?;
+    table::backups(ctx).reconcile(ctx).await?;
     bucket::backups(ctx).reconcile(ctx).await?;
     identities::reconcile(ctx).await?;
     boundary::reconcile(ctx).await?;
@@ -69,14 +71,20 @@ pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<Option<(Outputs, Str
                         .collect::<Vec<_>>()
                         .join("/")
                 );
-                functions::invoke_permission(ctx, &route.function, &statement, &source).await?;
+                let grant = functions::Grant { principal: "apigateway.amazonaws.com".into(), source_arn: source };
+                functions::invoke_permission(ctx, &route.function, &statement, &grant).await?;
             }
             None => {
-                ctx.report.action(&Action::Create, "permission", format!("{} {statement}", route.function));
+                ctx.report.action(
+                    &Action::Create,
+                    functions::PERMISSION_KIND,
+                    format!("{} {statement}", route.function),
+                );
             }
         }
     }
     api::stage(ctx, api.as_deref(), methods_changed).await?;
+    schedule::reconcile(ctx).await?;
 
     let key = api_key::reconcile(ctx, &sys.api_key).await?;
     let plan = usage_plan::reconcile(ctx, api.as_deref()).await?;
@@ -114,13 +122,15 @@ pub async fn deploy(ctx: &Ctx, code: &CodeSource) -> Result<Option<(Outputs, Str
 /// `crate::verify` checks with words for what each failure breaks).
 pub async fn checks(ctx: &Ctx) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
-    checks.extend(table::checks(ctx).await?);
+    checks.extend(table::students(ctx).checks(ctx).await?);
+    checks.extend(table::backups(ctx).checks(ctx).await?);
     checks.extend(bucket::backups(ctx).checks(ctx).await?);
     checks.extend(identities::checks(ctx).await?);
     checks.extend(boundary::checks(ctx).await?);
     checks.extend(roles::checks(ctx).await?);
     checks.extend(log_groups::checks(ctx).await?);
     checks.extend(functions::checks(ctx).await?);
+    checks.extend(schedule::checks(ctx).await?);
     Ok(checks)
 }
 
@@ -129,7 +139,7 @@ pub async fn checks(ctx: &Ctx) -> Result<Vec<Check>> {
 pub struct Destroy {
     /// The table and every student in it.
     pub data: bool,
-    /// The backup bucket and every backup.
+    /// The backup bucket, every backup and the catalog of them.
     pub backups: bool,
 }
 
@@ -194,6 +204,8 @@ pub async fn destroy(ctx: &Ctx, what: Destroy) -> Result<()> {
         }
     }
     api::destroy(ctx).await?;
+    // Before the function it invokes.
+    schedule::destroy(ctx).await?;
 
     // The sender and recipient are read from the functions that know them, before they go.
     let mut addresses = identities::addresses(ctx);
@@ -206,7 +218,8 @@ pub async fn destroy(ctx: &Ctx, what: Destroy) -> Result<()> {
     roles::destroy(ctx).await?;
     boundary::destroy(ctx).await?;
     identities::destroy(ctx, &addresses).await?;
-    table::destroy(ctx, what.data).await?;
+    table::students(ctx).destroy(ctx, what.data).await?;
+    table::backups(ctx).destroy(ctx, what.backups).await?;
     web::destroy(ctx).await?;
     let backups = bucket::backups(ctx);
     if what.backups {

@@ -271,9 +271,7 @@ fn literal(v: &str) -> Option<String> {
 /// → the function's name (cargo lambda serves functions by name).
 pub fn function_name(uri: &str) -> Option<String> {
     let arn = uri.split("/functions/").nth(1)?.strip_suffix("/invocations")?;
-    let name = arn.rsplit(":function:").next()?;
-    let name = name.split(':').next()?; // drop a version or alias qualifier
-    (!name.is_empty()).then(|| name.to_owned())
+    crate::lambda::function_name(arn).map(str::to_owned)
 }
 
 /// The snapshot the server reads, refreshed by [`poll`].

@@ -8,6 +8,7 @@ use clap::Parser;
 use local_gateway::control::{self, ApiSelector, ControlPlane};
 use local_gateway::limits::SystemClock;
 use local_gateway::model::Snapshot;
+use local_gateway::schedule::{self, Rules};
 use local_gateway::server::{self, Config, Gateway};
 
 #[derive(Parser)]
@@ -33,6 +34,19 @@ struct Args {
     integration_timeout_ms: u64,
     #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
+    /// Lambda's function timeout: the bound of an invocation through the Invoke API.
+    #[arg(long, default_value_t = 900)]
+    function_timeout_secs: u64,
+    /// Asynchronous invocations (Invoke API `Event` calls and schedules) running at once; one
+    /// more is refused (429).
+    #[arg(long, default_value_t = 16)]
+    max_background: usize,
+    /// Do not run the EventBridge rules' schedules.
+    #[arg(long)]
+    no_schedules: bool,
+    /// How often the EventBridge rules are read (a changed schedule applies within this).
+    #[arg(long, default_value_t = 5000)]
+    schedule_refresh_ms: u64,
 }
 
 #[tokio::main]
@@ -60,8 +74,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         lambda_endpoint: args.lambda_endpoint,
         integration_timeout: Duration::from_millis(args.integration_timeout_ms),
         max_in_flight: args.max_in_flight,
+        function_timeout: Duration::from_secs(args.function_timeout_secs),
+        max_background: args.max_background,
     };
     let gateway = Gateway::new(shared, SystemClock::default(), config);
+    if !args.no_schedules {
+        let rules = Rules::new(aws_sdk_eventbridge::Client::new(&sdk));
+        let interval = Duration::from_millis(args.schedule_refresh_ms);
+        tokio::spawn(schedule::run(rules, gateway.background(), interval));
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     tracing::info!(address = %listener.local_addr()?, api = args.api_name, "local gateway listening");
     let shutdown = async {

@@ -1,20 +1,21 @@
 //! The gateway's HTTP server: its state, its routes, and how it is started. The gateway's own
-//! routes (health, GetUsage) are declared here; the API's come from the control plane and are
-//! served by [`crate::api`] as the fallback.
+//! routes (health, GetUsage) and Lambda's Invoke API are declared here; the API's come from the
+//! control plane and are served by [`crate::api`] as the fallback.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
-use http::StatusCode;
+use axum::routing::{get, post};
+use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
 use crate::control::Shared;
-use crate::lambda::Lambda;
+use crate::lambda::{Background, Endpoint, InvokeApi, Lambda};
 use crate::limits::{Clock, Limiter};
 use crate::model::Snapshot;
 use crate::responses::{self, RequestIds};
@@ -23,20 +24,35 @@ pub struct Config {
     /// Where the Lambda Invoke API is served (cargo lambda watch).
     pub lambda_endpoint: String,
     pub integration_timeout: Duration,
-    /// Invocations in flight at once; more wait for a place (within the timeout).
+    /// Invocations in flight at once; more wait for a place (within the timeout). The Invoke
+    /// API's synchronous invocations have as many places of their own.
     pub max_in_flight: usize,
+    /// Lambda's function timeout: the bound of an invocation through the Invoke API.
+    pub function_timeout: Duration,
+    /// Asynchronous invocations running at once (the Invoke API's and the schedules').
+    pub max_background: usize,
 }
 
 pub struct Gateway<C: Clock> {
     snapshot: Shared,
     pub(crate) limiter: Limiter<C>,
     pub(crate) lambda: Lambda,
+    invoke: InvokeApi,
+    background: Arc<Background>,
 }
 
 impl<C: Clock + 'static> Gateway<C> {
     pub fn new(snapshot: Shared, clock: C, config: Config) -> Arc<Self> {
-        let lambda = Lambda::new(config.lambda_endpoint, config.integration_timeout, config.max_in_flight);
-        Arc::new(Self { snapshot, limiter: Limiter::new(clock), lambda })
+        let endpoint = Endpoint::new(&config.lambda_endpoint);
+        let lambda = Lambda::new(endpoint.clone(), config.integration_timeout, config.max_in_flight);
+        let background = Arc::new(Background::new(endpoint.clone(), config.max_background, config.function_timeout));
+        let invoke = InvokeApi::new(endpoint, config.max_in_flight, config.function_timeout, background.clone());
+        Arc::new(Self { snapshot, limiter: Limiter::new(clock), lambda, invoke, background })
+    }
+
+    /// Where asynchronous invocations run (the schedules start theirs there too).
+    pub fn background(&self) -> Arc<Background> {
+        self.background.clone()
     }
 
     pub fn router(self: Arc<Self>) -> axum::Router {
@@ -45,6 +61,9 @@ impl<C: Clock + 'static> Gateway<C> {
             .route("/usageplans/{plan_id}/usage", get(get_usage::<C>))
             .fallback(crate::api::handle::<C>)
             .layer(middleware::from_fn(with_request_ids))
+            // Added after the layer: Lambda's answers carry Lambda's request id, not API
+            // Gateway's ids.
+            .route("/2015-03-31/functions/{function}/invocations", post(invoke::<C>))
             .with_state(self)
     }
 
@@ -82,6 +101,15 @@ async fn get_usage<C: Clock + 'static>(
     RawQuery(query): RawQuery,
 ) -> Response {
     crate::usage::get_usage(&gw.limiter, &gw.current(), &plan_id, query.as_deref())
+}
+
+async fn invoke<C: Clock + 'static>(
+    State(gw): State<Arc<Gateway<C>>>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    gw.invoke.handle(&function, &headers, body).await
 }
 
 /// Serves on `listener` until `shutdown` resolves.
@@ -170,6 +198,8 @@ mod tests {
             lambda_endpoint: "http://127.0.0.1:1".into(),
             integration_timeout: Duration::from_secs(5),
             max_in_flight: 4,
+            function_timeout: Duration::from_secs(5),
+            max_background: 4,
         };
         let gateway = Gateway::new(Arc::new(RwLock::new(Arc::new(snapshot))), SystemClock::default(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,7 +3,9 @@
 
 mod api;
 mod app;
+mod lambda_api;
 mod limits;
 mod load;
 mod outage;
+mod schedule;
 mod shell;

@@ -4,25 +4,24 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use super::Endpoint;
 use crate::proxy::{self, ProxyResponse};
 use crate::responses::GatewayError;
 
 pub struct Lambda {
-    http: reqwest::Client,
-    /// Where the Invoke API is served.
-    endpoint: String,
+    endpoint: Endpoint,
     timeout: Duration,
     /// More calls than this wait for a place (within the timeout).
     in_flight: Semaphore,
 }
 
 impl Lambda {
-    pub fn new(endpoint: String, timeout: Duration, max_in_flight: usize) -> Self {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("an HTTP client");
-        Self { http, endpoint, timeout, in_flight: Semaphore::new(max_in_flight) }
+    pub fn new(endpoint: Endpoint, timeout: Duration, max_in_flight: usize) -> Self {
+        Self { endpoint, timeout, in_flight: Semaphore::new(max_in_flight) }
     }
 
     /// Invokes `function` with `event` and reads its answer as a proxy response. A function
@@ -33,30 +32,23 @@ impl Lambda {
             .await
             .map_err(|_| GatewayError::IntegrationTimeout)?
             .expect("the semaphore is never closed");
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint.trim_end_matches('/'));
-        let call = self.http.post(&url).json(event).send();
-        let answer = match tokio::time::timeout_at(deadline, call).await {
+        let payload = Bytes::from(serde_json::to_vec(event).expect("a JSON value serializes"));
+        let answer = match tokio::time::timeout_at(deadline, self.endpoint.invoke(function, payload)).await {
             Err(_) => return Err(GatewayError::IntegrationTimeout),
             Ok(Err(e)) => {
                 tracing::warn!(function, error = %e, "invoke failed");
                 return Err(GatewayError::BadGateway);
             }
-            Ok(Ok(r)) => r,
+            Ok(Ok(answer)) => answer,
         };
-        let status = answer.status();
-        let function_error = answer.headers().contains_key("x-amz-function-error");
-        let payload = match tokio::time::timeout_at(deadline, answer.bytes()).await {
-            Err(_) => return Err(GatewayError::IntegrationTimeout),
-            Ok(Err(_)) => return Err(GatewayError::BadGateway),
-            Ok(Ok(b)) => b,
-        };
-        if !status.is_success() || function_error {
+        if answer.failed() {
             // cargo lambda answers a handler error with 500 {errorType, errorMessage}; Lambda
             // with 200 and X-Amz-Function-Error. Either way: 502.
-            tracing::warn!(function, %status, payload = %String::from_utf8_lossy(&payload[..payload.len().min(300)]), "function error");
+            let payload = &answer.payload;
+            tracing::warn!(function, status = %answer.status, payload = %String::from_utf8_lossy(&payload[..payload.len().min(300)]), "function error");
             return Err(GatewayError::BadGateway);
         }
-        proxy::read_response(&payload).ok_or_else(|| {
+        proxy::read_response(&answer.payload).ok_or_else(|| {
             tracing::warn!(function, "malformed Lambda proxy response");
             GatewayError::BadGateway
         })

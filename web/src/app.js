@@ -9,6 +9,11 @@ const STORAGE_URL = 'studentRecords.apiUrl';
 const PAGE_SIZE = 1000;
 
 const numbers = new Intl.NumberFormat('en-US');
+/** Dates in the list of backups, in the reader's own locale and time zone. */
+const listDates = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const BACKUPS_PAGE = 10;
+const POLL_SECONDS = 2;
+const POLL_LIMIT_MINUTES = 15;
 const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
 const $ = (id) => {
@@ -40,7 +45,15 @@ const ui = {
   backupLocation: $('backup-location'),
   backupSha: $('backup-sha256'),
   backupEmail: $('backup-email'),
+  backupEmailLabel: $('backup-email-label'),
   backupLink: $('backup-link'),
+  backupProgress: $('backup-progress'),
+  backupProgressId: $('backup-progress-id'),
+  backupProgressText: $('backup-progress-text'),
+  backupsRefresh: $('backups-refresh'),
+  backupsMessage: $('backups-message'),
+  backupsList: $('backups-list'),
+  backupsMore: $('backups-more'),
   count: $('student-count'),
   countText: $('student-count-text'),
   spinner: $('students-spinner'),
@@ -69,7 +82,10 @@ const state = {
   query: '',
   highlight: null,
   adding: false,
-  backingUp: false,
+  /** The backup being made or followed: its AbortController, or null. */
+  backingUp: null,
+  /** The list of recent backups: what is shown, the next page's cursor, the load in progress. */
+  backups: { items: [], nextCursor: null, loading: null, loaded: false },
 };
 
 // ---------------------------------------------------------------- storage
@@ -194,6 +210,7 @@ function onSaveSettings(event) {
   storageSet(STORAGE_KEY, key);
   showStatus('Settings saved. Loading the students…');
   loadStudents();
+  loadBackups();
 }
 
 function onForgetKey() {
@@ -202,6 +219,8 @@ function onForgetKey() {
   ui.apiKey.value = '';
   setFieldMessage(ui.apiKey, ui.apiKeyError, '');
   cancelLoad();
+  if (state.backingUp) state.backingUp.abort();
+  resetBackups();
   state.students = new Map();
   state.complete = false;
   renderTable();
@@ -553,6 +572,7 @@ function handleAddError(error, body) {
 // ---------------------------------------------------------------- backup
 
 function humanSize(bytes) {
+  if (bytes === null || bytes === undefined || bytes === '') return 'unknown size';
   const n = Number(bytes);
   if (!Number.isFinite(n) || n < 0) return 'unknown size';
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
@@ -596,37 +616,360 @@ async function onBackup() {
   if (state.backingUp) return;
   clearError();
   if (!settingsReady()) return;
-  state.backingUp = true;
+  const api = client();
+  const controller = new AbortController();
+  state.backingUp = controller;
   setBusy(ui.backupButton, true, 'Backing up…', 'Back up now');
   ui.backupResult.hidden = true;
+  hideProgress();
   showStatus('Backing up every student… this can take several seconds.');
+  let backupId = '';
+  let ended = false;
   try {
-    const result = await client().backup();
-    const href = safeHttpUrl(result && result.downloadUrl);
-    if (!href) throw new ApiError('bad-response', 'the backup has no usable downloadUrl', { apiUrl: state.apiUrl });
-    const count = Number(result.count);
-    ui.backupSummary.textContent = 'Backup complete.';
-    ui.backupCount.textContent = Number.isFinite(count) ? numbers.format(count) : String(result.count ?? '');
-    ui.backupSize.textContent = humanSize(result.bytes);
-    ui.backupExpires.textContent = formatExpiry(result.expiresAt);
-    ui.backupLocation.textContent = result.bucket || result.key ? `s3://${result.bucket ?? ''}/${result.key ?? ''}` : '—';
-    ui.backupSha.textContent = result.sha256 ? String(result.sha256) : '—';
-    ui.backupEmail.textContent = result.emailSent ? 'A notice was emailed.' : 'No notice email was sent.';
-    ui.backupLink.href = href;
-    ui.backupResult.dataset.count = String(result.count ?? '');
-    ui.backupResult.hidden = false;
+    const started = await api.backup({ signal: controller.signal });
+    if (started.done) {
+      ended = true;
+      showBackupResult(started.report, { emailKnown: true });
+      return;
+    }
+    // Still running after the service's wait, or another backup (another tab, the schedule)
+    // was already running: follow it until it ends.
+    backupId = started.backupId;
+    showProgress(backupId, null);
     showStatus(
-      `Backup complete: ${Number.isFinite(count) ? plural(count, 'student', 'students') : 'students'}, ${humanSize(result.bytes)}. The download link works for one hour.`,
-      'success',
+      `Backup ${backupId} is running. This page checks on it every ${POLL_SECONDS} seconds and shows the result when it is done.`,
     );
+    let last = null;
+    const view = await api.followBackup(started.statusUrl, {
+      intervalMs: POLL_SECONDS * 1000,
+      timeoutMs: POLL_LIMIT_MINUTES * 60 * 1000,
+      signal: controller.signal,
+      onUpdate: (update) => {
+        last = update;
+        showProgress(backupId, update);
+      },
+      onRetry: ({ error, delayMs }) => {
+        const seconds = Math.round(delayMs / 1000);
+        // Only a throttle, the network or a 5xx is tried again (see followBackup).
+        let why = 'The service had a problem just now';
+        if (error instanceof ApiError && error.status === 429) why = 'The service asked this page to slow down';
+        else if (error instanceof ApiError && error.kind === 'network') why = 'The API could not be reached just now';
+        showProgress(backupId, last, `${why}; checking again in ${plural(seconds, 'second', 'seconds')}.`);
+      },
+    });
+    ended = true;
+    hideProgress();
+    if (!view || view.status === 'running') {
+      showStatus(
+        `Backup ${backupId} is still running after ${POLL_LIMIT_MINUTES} minutes, so this page stopped checking. It will be listed under Recent backups when it is done.`,
+        'warning',
+      );
+    } else if (view.status === 'succeeded') {
+      showBackupResult(view, { emailKnown: false });
+    } else if (view.status === 'failed') {
+      clearStatus();
+      showError(`Backup ${backupId} failed: ${sentence(view.error, 'the service gave no reason.')}`);
+    } else {
+      clearStatus();
+      showError(`Backup ${backupId} ended as “${view.status}”, which this page does not know.`);
+    }
   } catch (error) {
+    hideProgress();
+    if (error && error.name === 'AbortError') return;
     clearStatus();
-    showError(describeError(error));
+    if (!backupId) {
+      showError(describeError(error));
+    } else if (error instanceof ApiError && error.kind === 'http' && error.status === 404) {
+      showError(`The service does not know backup ${backupId}, so this page cannot follow it. See Recent backups.`);
+    } else {
+      showError(`This page stopped following backup ${backupId}. ${describeError(error)}`);
+    }
   } finally {
-    state.backingUp = false;
+    if (state.backingUp === controller) state.backingUp = null;
     setBusy(ui.backupButton, false, 'Backing up…', 'Back up now');
     restoreFocus(ui.backupButton);
+    if (ended && !controller.signal.aborted) loadBackups();
   }
+}
+
+/** `text` as a sentence (a full stop added when it has none), or `fallback`. */
+function sentence(text, fallback) {
+  const words = typeof text === 'string' ? text.trim() : '';
+  if (!words) return fallback;
+  return /[.!?]$/.test(words) ? words : `${words}.`;
+}
+
+/** The result of a finished backup: POST /backup's report, or a succeeded backup's status. */
+function showBackupResult(result, { emailKnown }) {
+  const href = safeHttpUrl(result && result.downloadUrl);
+  if (!href) throw new ApiError('bad-response', 'the backup has no usable downloadUrl', { apiUrl: state.apiUrl });
+  const count = Number(result.count);
+  const hasCount = result.count !== null && result.count !== undefined && Number.isFinite(count);
+  ui.backupSummary.textContent = 'Backup complete.';
+  ui.backupCount.textContent = hasCount ? numbers.format(count) : '—';
+  ui.backupSize.textContent = humanSize(result.bytes);
+  ui.backupExpires.textContent = formatExpiry(result.expiresAt);
+  ui.backupLocation.textContent = result.bucket ? `s3://${result.bucket}/${result.key ?? ''}` : result.key ? String(result.key) : '—';
+  ui.backupSha.textContent = result.sha256 ? String(result.sha256) : '—';
+  ui.backupEmail.textContent = result.emailSent ? 'A notice was emailed.' : 'No notice email was sent.';
+  ui.backupEmail.hidden = !emailKnown;
+  ui.backupEmailLabel.hidden = !emailKnown;
+  ui.backupLink.href = href;
+  ui.backupResult.dataset.count = hasCount ? String(count) : '';
+  ui.backupResult.dataset.backupId = typeof result.backupId === 'string' ? result.backupId : '';
+  ui.backupResult.hidden = false;
+  showStatus(
+    `Backup complete: ${hasCount ? plural(count, 'student', 'students') : 'students'}, ${humanSize(result.bytes)}. The download link works for one hour.`,
+    'success',
+  );
+}
+
+function showProgress(backupId, view, note = '') {
+  ui.backupProgressId.textContent = backupId;
+  const started = view && view.startedAt ? `Started ${formatWhen(view.startedAt)}. ` : '';
+  ui.backupProgressText.textContent = note ? `${started}${note}` : `${started}Checking every ${POLL_SECONDS} seconds…`;
+  ui.backupProgress.dataset.backupId = backupId;
+  ui.backupProgress.hidden = false;
+}
+
+function hideProgress() {
+  ui.backupProgress.hidden = true;
+  ui.backupProgressId.textContent = '';
+  ui.backupProgressText.textContent = '';
+  delete ui.backupProgress.dataset.backupId;
+}
+
+// ---------------------------------------------------------------- recent backups
+
+/** A time from the API in the reader's locale; what came, as text, when it is not a time. */
+function formatWhen(raw) {
+  if (raw === null || raw === undefined || raw === '') return 'an unknown time';
+  // Only an RFC 3339 time is read as one (Date alone reads almost anything as some date).
+  const text = String(raw);
+  const date = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? new Date(text) : new Date(NaN);
+  return Number.isNaN(date.getTime()) ? text : listDates.format(date);
+}
+
+const BACKUP_STATUS_LOOK = {
+  succeeded: ['Succeeded', 'bg-emerald-50 text-emerald-900 ring-emerald-300'],
+  running: ['Running', 'bg-amber-50 text-amber-950 ring-amber-300'],
+  failed: ['Failed', 'bg-red-50 text-red-900 ring-red-300'],
+};
+const OTHER_STATUS_LOOK = 'bg-slate-100 text-slate-800 ring-slate-300';
+
+/** A SHA-256 shortened for the list: its first 12 characters. */
+function shortHash(hash) {
+  return hash.length > 16 ? `${hash.slice(0, 12)}…` : hash;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function srOnly(text) {
+  return element('span', 'sr-only', text);
+}
+
+function backupItem(view) {
+  const when = formatWhen(view.startedAt);
+  const status = typeof view.status === 'string' ? view.status : '';
+  const [statusText, statusLook] = Object.hasOwn(BACKUP_STATUS_LOOK, status) ? BACKUP_STATUS_LOOK[status] : [status || 'Unknown', OTHER_STATUS_LOOK];
+  const li = element('li', 'py-3 focus:outline-2 focus:outline-offset-2 focus:outline-indigo-600');
+  li.dataset.testid = 'backup-item';
+  li.setAttribute('data-backup-id', String(view.backupId));
+  li.setAttribute('data-status', status);
+
+  const head = element('div', 'flex flex-wrap items-center justify-between gap-2');
+  const time = element('time', 'text-sm font-semibold text-slate-900', when);
+  time.dataset.field = 'started';
+  if (view.startedAt) time.setAttribute('datetime', String(view.startedAt));
+  const badge = element('span', `inline-flex items-center rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${statusLook}`, statusText);
+  badge.dataset.field = 'status';
+  head.append(time, badge);
+
+  const dl = element('dl', 'mt-2 grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-1 text-sm text-slate-700');
+  const row = (label, field, value, className = 'text-slate-900') => {
+    const dd = element('dd', `min-w-0 ${className}`);
+    dd.dataset.field = field;
+    if (value instanceof Node) dd.append(value);
+    else dd.textContent = value;
+    dl.append(element('dt', 'text-slate-600', label), dd);
+    return dd;
+  };
+  const known = (v) => v !== null && v !== undefined && v !== '';
+  row('ID', 'backupId', String(view.backupId), 'font-mono text-xs break-all text-slate-800');
+  const count = Number(view.count);
+  row('Students', 'count', known(view.count) && Number.isFinite(count) ? numbers.format(count) : known(view.count) ? String(view.count) : '—');
+  row('Size', 'size', known(view.bytes) ? humanSize(view.bytes) : '—');
+  if (known(view.sha256)) {
+    const full = String(view.sha256);
+    const wrap = element('span', 'flex flex-wrap items-center gap-x-2 gap-y-1');
+    const code = element('code', 'font-mono text-xs break-all text-slate-800', shortHash(full));
+    code.title = full;
+    code.dataset.sha256 = full;
+    const copy = element('button', 'rounded px-1.5 py-0.5 text-xs font-semibold text-indigo-700 ring-1 ring-indigo-200 ring-inset hover:bg-indigo-50 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600');
+    copy.type = 'button';
+    copy.dataset.copy = full;
+    copy.dataset.testid = 'backup-copy-sha256';
+    const label = element('span', '', 'Copy');
+    label.dataset.label = '';
+    copy.append(label, srOnly(` the full SHA-256 of the backup of ${when}`));
+    wrap.append(code, copy);
+    row('SHA-256', 'sha256', wrap);
+  } else {
+    row('SHA-256', 'sha256', '—');
+  }
+  if (status === 'failed') {
+    row('Why', 'error', sentence(view.error, 'The service gave no reason.'), 'text-red-800');
+  }
+  li.append(head, dl);
+
+  const href = status === 'succeeded' ? safeHttpUrl(view.downloadUrl) : null;
+  if (href) {
+    const link = element('a', 'mt-2 inline-flex items-center gap-1.5 rounded-md px-2 py-1 text-sm font-semibold text-indigo-700 ring-1 ring-indigo-200 ring-inset hover:bg-indigo-50 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600');
+    link.href = href;
+    link.rel = 'noopener noreferrer';
+    link.dataset.testid = 'backup-item-link';
+    link.append('Download', srOnly(` the backup of ${when}`), ' (JSON)');
+    li.append(link);
+  } else if (status === 'running') {
+    li.append(element('p', 'mt-2 text-sm text-slate-600', 'Still running. Choose “Back up now” to follow it.'));
+  }
+  return li;
+}
+
+function setBackupsMessage(text, phase) {
+  ui.backupsMessage.textContent = text;
+  ui.backupsMessage.dataset.state = phase;
+  ui.backupsMessage.className = phase === 'error' ? 'mt-4 text-sm font-medium text-red-800' : 'mt-4 text-sm text-slate-600';
+}
+
+function renderBackups() {
+  const { items, nextCursor } = state.backups;
+  const fragment = document.createDocumentFragment();
+  for (const view of items) fragment.append(backupItem(view));
+  ui.backupsList.replaceChildren(fragment);
+  ui.backupsMore.hidden = !nextCursor;
+  ui.backupsList.dataset.count = String(items.length);
+}
+
+function resetBackups() {
+  if (state.backups.loading) state.backups.loading.controller.abort();
+  state.backups = { items: [], nextCursor: null, loading: null, loaded: false };
+  renderBackups();
+  setBackupsMessage('Enter the API URL and key in Settings to see the backups.', 'idle');
+}
+
+/** True for an API from before GET /backups: the route is unknown there. */
+function listsNoBackups(error) {
+  if (!(error instanceof ApiError) || error.kind !== 'http') return false;
+  return error.status === 404 || error.status === 405 || (error.status === 403 && /missing authentication token/i.test(error.serverMessage));
+}
+
+/** Loads the newest backups (replacing the list), or with `more` the page after the last one. */
+async function loadBackups({ more = false } = {}) {
+  if (!settingsReady({ announce: false })) {
+    resetBackups();
+    return;
+  }
+  if (more && (!state.backups.nextCursor || state.backups.loading)) return;
+  if (state.backups.loading) state.backups.loading.controller.abort();
+  const controller = new AbortController();
+  const button = more ? ui.backupsMore : ui.backupsRefresh;
+  const load = { controller, button };
+  state.backups.loading = load;
+  const [busyLabel, idleLabel] = more ? ['Loading older backups…', 'Show older backups'] : ['Refreshing…', 'Refresh'];
+  setBusy(button, true, busyLabel, idleLabel);
+  setBackupsMessage(more ? 'Loading older backups…' : 'Loading the backups…', 'loading');
+  ui.backupsList.setAttribute('aria-busy', 'true');
+  const firstNew = more ? state.backups.items.length : 0;
+  try {
+    const page = await client().backups({ limit: BACKUPS_PAGE, cursor: more ? state.backups.nextCursor : null, signal: controller.signal });
+    if (state.backups.loading !== load) return;
+    if (more) {
+      const seen = new Set(state.backups.items.map((view) => view.backupId));
+      state.backups.items.push(...page.items.filter((view) => !seen.has(view.backupId)));
+    } else {
+      state.backups.items = page.items;
+    }
+    state.backups.nextCursor = page.nextCursor;
+    state.backups.loaded = true;
+    renderBackups();
+    const n = state.backups.items.length;
+    let text;
+    if (n === 0) text = 'There are no backups yet.';
+    else if (state.backups.nextCursor) text = `The ${plural(n, 'newest backup', 'newest backups')}; older ones follow with “Show older backups”.`;
+    else text = n === 1 ? 'The only backup.' : `All ${plural(n, 'backup', 'backups')}.`;
+    setBackupsMessage(text, 'ready');
+  } catch (error) {
+    if (state.backups.loading !== load || (error && error.name === 'AbortError')) return;
+    if (listsNoBackups(error)) {
+      state.backups.items = [];
+      state.backups.nextCursor = null;
+      renderBackups();
+      setBackupsMessage('This API does not list past backups (it is older than that feature). “Back up now” still works.', 'unsupported');
+    } else {
+      setBackupsMessage(`The backups could not be listed. ${describeError(error)}`, 'error');
+    }
+  } finally {
+    const current = state.backups.loading === load;
+    if (current) state.backups.loading = null;
+    // A newer load may be using the same button; leave it busy then.
+    if (current || !state.backups.loading || state.backups.loading.button !== button) setBusy(button, false, busyLabel, idleLabel);
+    if (current) {
+      ui.backupsList.setAttribute('aria-busy', 'false');
+      if (more) keepFocusAfterMore(firstNew);
+    }
+  }
+}
+
+/**
+ * After "Show older backups" (whose button was disabled while loading, which drops focus),
+ * puts the keyboard on the first new backup, else back on the button, else on the heading.
+ */
+function keepFocusAfterMore(firstNew) {
+  if (document.activeElement !== document.body && document.activeElement !== ui.backupsMore && document.activeElement !== null) return;
+  const item = ui.backupsList.children[firstNew];
+  if (item) {
+    item.tabIndex = -1;
+    item.focus();
+  } else if (!ui.backupsMore.hidden) {
+    ui.backupsMore.focus();
+  } else {
+    document.getElementById('backups-title').focus();
+  }
+}
+
+function onRefreshBackups() {
+  if (!settingsReady()) return;
+  loadBackups();
+}
+
+async function onListClick(event) {
+  const button = event.target.closest('button[data-copy]');
+  if (!button) return;
+  const full = button.dataset.copy;
+  const label = button.querySelector('[data-label]');
+  try {
+    await navigator.clipboard.writeText(full);
+    label.textContent = 'Copied';
+  } catch {
+    // No clipboard (permission, an insecure origin): show the whole value, selected.
+    const code = button.parentElement.querySelector('code');
+    code.textContent = full;
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    label.textContent = 'Selected: press Ctrl+C';
+  }
+  window.setTimeout(() => {
+    if (label.isConnected) label.textContent = 'Copy';
+  }, 4000);
 }
 
 // ---------------------------------------------------------------- start
@@ -655,6 +998,9 @@ async function start() {
   ui.addForm.addEventListener('input', onFieldInput);
   ui.addForm.addEventListener('focusout', onFieldBlur);
   ui.backupButton.addEventListener('click', onBackup);
+  ui.backupsRefresh.addEventListener('click', onRefreshBackups);
+  ui.backupsMore.addEventListener('click', () => loadBackups({ more: true }));
+  ui.backupsList.addEventListener('click', onListClick);
   ui.reload.addEventListener('click', onReload);
   ui.search.addEventListener('input', onSearch);
   ui.table.querySelector('thead').addEventListener('click', onSortClick);
@@ -665,10 +1011,12 @@ async function start() {
   ui.apiUrl.value = state.apiUrl;
   ui.apiKey.value = state.apiKey;
   renderTable();
+  resetBackups();
   document.documentElement.dataset.ready = 'true';
 
   if (state.apiUrl && state.apiKey) {
     loadStudents();
+    loadBackups();
   } else if (!state.apiUrl) {
     showStatus('Enter the API URL and the API key in Settings, then choose “Save and load”.');
   } else {

@@ -6,6 +6,11 @@
 // skipped with the reason. The tests add students with unique IDs (prefix WT-) to the stack.
 //
 // Order matters: the throttle test (6) runs after the others, since it spends the burst.
+//
+// The page also lists the recent backups (GET /backups) whenever it has a key. A stack from
+// before that route answers it 405 (or 403/404); `before` asks the stack once, and only then
+// are those answers, and only for /backups, not counted as console errors. What the list
+// shows is checked against the stand-in API (ui.test.mjs), not here.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +40,8 @@ const skip = stack.missing || false;
 let browser;
 let server;
 let webUrl = stack.webUrl;
+/** Whether the stack serves GET /backups (asked once in `before`); null until known. */
+let listsBackups = null;
 /** Console problems from every test, checked by the last test. */
 const problems = [];
 
@@ -45,8 +52,15 @@ before(async () => {
     server = await startServer({ root: DIST_DIR, port: 0, config: { apiUrl: stack.apiUrl } });
     webUrl = server.url;
   }
+  const probe = await fetch(`${stack.apiUrl}/backups?limit=1`, { headers: { 'x-api-key': stack.apiKey } });
+  listsBackups = probe.ok && Array.isArray(await probe.json().catch(() => null));
   browser = await launchBrowser();
 });
+
+/** A failed /backups call, tolerated only on a stack that does not serve that route. */
+function olderStack(url, status) {
+  return listsBackups === false && url.startsWith(`${stack.apiUrl}/backups`) && [403, 404, 405].includes(status);
+}
 
 after(async () => {
   if (browser) await browser.close();
@@ -66,7 +80,7 @@ async function paceForThrottle() {
 /** A fresh page (empty storage) whose console errors are collected, bar the `allow`ed statuses. */
 async function open(t, allow = []) {
   await paceForThrottle();
-  const opened = await openPage(browser, { label: t.name, allow });
+  const opened = await openPage(browser, { label: t.name, allow, ignore: olderStack });
   t.after(async () => {
     problems.push(...opened.problems);
     await opened.context.close();
@@ -292,6 +306,7 @@ test('6. a burst of reloads gets the 429 message', { skip }, async (t) => {
   await screenshot(page, 'error-429');
 });
 
-test('8. no console errors on the way, apart from the deliberate 403/409/429 responses', { skip }, () => {
+test('8. no console errors on the way, apart from the deliberate 403/409/429 responses', { skip }, (t) => {
+  if (listsBackups === false) t.diagnostic('this stack does not serve GET /backups yet: its answers to the page\'s list of recent backups were not counted');
   assert.deepEqual(problems, []);
 });

@@ -80,8 +80,8 @@ export const PHONE = { width: 390, height: 844 };
  * A new browser context (empty storage: every test starts as a first visit) and page, with
  * console watching (see watchConsole) and a record of Content-Security-Policy violations.
  */
-export async function openPage(browser, { viewport = DESKTOP, allow = [], label = '', isMobile = false } = {}) {
-  const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: 1 });
+export async function openPage(browser, { viewport = DESKTOP, allow = [], ignore = null, label = '', isMobile = false, locale, timezoneId } = {}) {
+  const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: 1, locale, timezoneId });
   await context.addInitScript(() => {
     window.__cspViolations = [];
     document.addEventListener('securitypolicyviolation', (event) => {
@@ -90,7 +90,7 @@ export async function openPage(browser, { viewport = DESKTOP, allow = [], label 
   });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
-  const problems = watchConsole(page, { allow, label });
+  const problems = watchConsole(page, { allow, ignore, label });
   return { context, page, problems };
 }
 
@@ -104,16 +104,18 @@ const STATUS_LINE = /status of (\d{3})/;
 
 /**
  * Records console errors and page errors. `allow` lists HTTP statuses (e.g. 403) whose
- * "Failed to load resource" messages are expected, and 'net' for refused connections.
+ * "Failed to load resource" messages are expected, and 'net' for refused connections;
+ * `ignore(url, status)` may pass over a failed resource by its URL too.
  * Returns the list of unexpected problems, kept up to date.
  */
-export function watchConsole(page, { allow = [], label = '' } = {}) {
+export function watchConsole(page, { allow = [], ignore = null, label = '' } = {}) {
   const problems = [];
   page.on('console', (message) => {
     if (message.type() !== 'error' && message.type() !== 'warning') return;
     const text = message.text();
     const status = STATUS_LINE.exec(text);
     if (status && allow.includes(Number(status[1]))) return;
+    if (status && ignore && ignore(message.location()?.url ?? '', Number(status[1]))) return;
     if (allow.includes('net') && /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|ADDRESS_UNREACHABLE|UNSAFE_PORT|FAILED)/.test(text)) return;
     if (message.type() === 'warning') {
       // Warnings are not failures, except a Content-Security-Policy report.
@@ -191,4 +193,22 @@ export async function recordButtonStates(page, testId) {
     });
   }, testId);
   return () => page.evaluate(() => window.__buttonStates);
+}
+
+/** Waits until the list of recent backups has finished loading; resolves to its state. */
+export async function backupsSettled(page, timeout = 30_000) {
+  await page.waitForFunction(
+    () => {
+      const el = document.querySelector('[data-testid="backups-message"]');
+      return el && el.dataset.state !== 'loading' && el.dataset.state !== 'idle';
+    },
+    null,
+    { timeout },
+  );
+  return page.getByTestId('backups-message').getAttribute('data-state');
+}
+
+/** The backup ids the recent-backups list shows, in order. */
+export async function backupIds(page) {
+  return page.$$eval('[data-testid="backups-list"] li[data-backup-id]', (items) => items.map((li) => li.getAttribute('data-backup-id')));
 }

@@ -9,11 +9,13 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 
 import { startServer, CSP } from './serve.mjs';
-import { startFakeApi, makeStudents } from './fake-api.mjs';
+import { startFakeApi, makeBackupId, makeStudents } from './fake-api.mjs';
 import { FIELDS } from '../src/validate.js';
 import {
   DIST_DIR,
   PHONE,
+  backupIds,
+  backupsSettled,
   fillStudent,
   gotoReady,
   launchBrowser,
@@ -131,15 +133,15 @@ test('keyboard: Tab moves through Settings, the form, Backup and the table in or
   const { page: p, problems } = await page(t);
   await gotoReady(p, server.url);
   const order = [];
-  for (let i = 0; i < 16; i += 1) {
+  for (let i = 0; i < 18; i += 1) {
     await p.keyboard.press('Tab');
     order.push(await p.evaluate(() => document.activeElement.dataset.testid || document.activeElement.id || document.activeElement.tagName));
   }
   const expected = ['settings-api-url', 'settings-api-key', 'settings-show-key', 'save-settings', 'forget-key',
     'field-studentid', 'field-name', 'field-class', 'field-birthdate', 'field-email', 'submit-student', 'backup-button',
-    'reload-students', 'search', 'students-scroll', 'sort-studentid'];
+    'backups-refresh', 'reload-students', 'search', 'students-scroll', 'sort-studentid'];
   // The skip link comes first.
-  assert.deepEqual(order.slice(1), expected.slice(0, 15), `focus order: ${order.join(' → ')}`);
+  assert.deepEqual(order.slice(1), expected, `focus order: ${order.join(' → ')}`);
   // The focused button draws an outline.
   await p.getByTestId('backup-button').focus();
   await p.keyboard.press('Shift+Tab');
@@ -285,7 +287,7 @@ test('every page is followed with limit=1000, with progress while loading', asyn
   const ids = await tableIds(p);
   assert.equal(ids.length, 2500);
   assert.equal(new Set(ids).size, 2500);
-  const gets = api.log.filter((r) => r.method === 'GET').map((r) => r.path);
+  const gets = api.log.filter((r) => r.method === 'GET' && r.path.startsWith('/prod/students')).map((r) => r.path);
   assert.equal(gets.length, 3);
   assert.ok(gets.every((path) => path.includes('limit=1000')), gets.join(' '));
   assert.ok(gets[1].includes('cursor=') && gets[2].includes('cursor='));
@@ -417,8 +419,10 @@ test('gateway errors read as sentences: 403, 429 throttle, 429 quota, 5xx, wrong
   assert.equal(await p.getByTestId('student-count').getAttribute('data-total'), '3', 'the list shown before stays');
   await screenshot(p, 'ui-error-429');
 
-  const spent = await fakeApi({ key: 'right', quota: 1 });
+  // The day's quota allows the first visit's two calls (the students and the recent backups).
+  const spent = await fakeApi({ key: 'right', quota: 2 });
   await saveSettings(p, { apiUrl: spent.url, apiKey: 'right' });
+  await backupsSettled(p);
   assert.equal(await p.getByTestId('error-banner').isVisible(), false);
   await saveSettings(p, { apiUrl: spent.url, apiKey: 'right' });
   assert.equal(await bannerText(p), 'The daily request quota for this key is used up. Try again tomorrow (UTC).');
@@ -431,20 +435,40 @@ test('gateway errors read as sentences: 403, 429 throttle, 429 quota, 5xx, wrong
   await assertClean(p, problems);
 });
 
-test('backup shows progress, then count, size and a link whose download has every student', async (t) => {
+/** Waits until the backup button is enabled again and the result or the error banner shows. */
+async function backupEnded(p, timeout = 60_000) {
+  await p.waitForFunction(
+    () =>
+      !document.querySelector('[data-testid="backup-button"]').disabled &&
+      (!document.querySelector('[data-testid="backup-result"]').hidden || !document.querySelector('[data-testid="error-banner"]').hidden),
+    null,
+    { timeout },
+  );
+}
+
+/** The text of each field of the list item of `backupId`. */
+async function itemFields(p, backupId) {
+  return p.$$eval(`li[data-backup-id="${backupId}"] [data-field]`, (nodes) => Object.fromEntries(nodes.map((n) => [n.dataset.field, n.textContent.trim()])));
+}
+
+test('backup answering 200: progress, then count, size, a link whose download has every student, and the list shows it', async (t) => {
   const api = await fakeApi({ key: 'k', students: makeStudents(1200), burst: 50, rate: 50 });
   const server = await site(api.url);
   const { page: p, problems } = await page(t);
   await gotoReady(p, server.url);
   await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  assert.equal(await backupsSettled(p), 'ready');
+  assert.equal(await p.getByTestId('backups-message').textContent(), 'There are no backups yet.');
   const buttonStates = await recordButtonStates(p, 'backup-button');
   await p.getByTestId('backup-button').click();
   await p.getByTestId('backup-link').waitFor({ state: 'visible' });
   const states = await buttonStates();
   assert.ok(states.includes('true:Backing up…'), `button states: ${states.join(', ')}`);
   assert.equal(await p.getByTestId('backup-button').isDisabled(), false);
+  assert.equal(await p.getByTestId('backup-progress').isVisible(), false, 'a 200 is never shown as running');
   assert.equal((await p.getByTestId('backup-count').textContent()).trim(), '1,200');
   assert.match(await p.getByTestId('backup-size').textContent(), /^\d+(\.\d)? kB$/);
+  assert.equal(await p.getByTestId('backup-email').textContent(), 'A notice was emailed.');
   const href = await p.getByTestId('backup-link').getAttribute('href');
   const download = await (await fetch(href)).json();
   assert.ok(Array.isArray(download));
@@ -452,8 +476,270 @@ test('backup shows progress, then count, size and a link whose download has ever
   const shown = await tableIds(p);
   assert.equal(shown.length, 1200);
   assert.deepEqual(shown.filter((id) => !ids.has(id)), []);
+
+  // The list is loaded again and shows the new backup first, with its own fresh link.
+  const [made] = api.backups();
+  await p.locator(`li[data-backup-id="${made.backupId}"]`).waitFor();
+  assert.deepEqual(await backupIds(p), [made.backupId]);
+  const fields = await itemFields(p, made.backupId);
+  assert.equal(fields.status, 'Succeeded');
+  assert.equal(fields.count, '1,200');
+  assert.equal(fields.size, (await p.getByTestId('backup-size').textContent()).trim());
+  assert.equal(await p.locator(`li[data-backup-id="${made.backupId}"] code`).getAttribute('title'), made.sha256);
+  const itemHref = await p.locator(`li[data-backup-id="${made.backupId}"] [data-testid="backup-item-link"]`).getAttribute('href');
+  assert.notEqual(itemHref, href, 'a fresh link each time the list is read');
+  assert.equal((await (await fetch(itemHref)).json()).length, 1200);
+  assert.equal(api.log.filter((r) => r.method === 'GET' && r.path.startsWith('/prod/backups/')).length, 0, 'nothing to poll after a 200');
   await screenshot(p, 'ui-backup-done');
   await p.setViewportSize(PHONE);
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
   await screenshot(p, 'ui-backup-done-phone');
+  await assertClean(p, problems);
+});
+
+test('backup answering 202: shown as running, polled every 2 s through a 429, then the result and the list', async (t) => {
+  const api = await fakeApi({ key: 'k', students: makeStudents(40), backupMode: 'async', backupPolls: 2, throttlePolls: 1, burst: 50, rate: 50 });
+  const server = await site(api.url);
+  const { page: p, problems } = await page(t, { allow: [429] });
+  await gotoReady(p, server.url);
+  await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  await backupsSettled(p);
+  await p.getByTestId('backup-button').click();
+
+  // Running: the id is shown, the button stays disabled, the list is not touched yet.
+  await p.getByTestId('backup-progress').waitFor({ state: 'visible' });
+  const [running] = api.backups();
+  assert.equal(running.status, 'running');
+  assert.equal(await p.getByTestId('backup-progress-id').textContent(), running.backupId);
+  assert.match(await p.getByTestId('status').textContent(), new RegExp(`Backup ${running.backupId} is running`));
+  assert.equal(await p.getByTestId('backup-button').isDisabled(), true);
+  // The first check is throttled (429): the page says so and tries again later.
+  await p.getByTestId('backup-progress-text').getByText(/asked this page to slow down; checking again in 5 seconds/).waitFor({ timeout: 10_000 });
+  assert.equal(await p.getByTestId('error-banner').isVisible(), false, 'a 429 while following is not a failure');
+  await p.getByTestId('backup-progress-text').getByText(/^Started .+\. Checking every 2 seconds…$/).waitFor({ timeout: 15_000 });
+  assert.equal(await p.getByTestId('backup-button').isDisabled(), true);
+  await screenshot(p, 'ui-backup-running');
+
+  await backupEnded(p);
+  assert.equal(await p.getByTestId('error-banner').isVisible(), false);
+  assert.equal(await p.getByTestId('backup-progress').isVisible(), false);
+  assert.equal(await p.getByTestId('backup-result').getAttribute('data-backup-id'), running.backupId);
+  assert.equal((await p.getByTestId('backup-count').textContent()).trim(), '40');
+  const [done] = api.backups();
+  assert.equal(await p.getByTestId('backup-sha256').textContent(), done.sha256);
+  assert.equal(await p.getByTestId('backup-location').textContent(), `backups/${running.backupId}.json`);
+  assert.equal(await p.getByTestId('backup-email').isVisible(), false, 'the status does not say whether a notice was emailed');
+  assert.match(await p.getByTestId('status').textContent(), /^Backup complete: 40 students, /);
+  const download = await (await fetch(await p.getByTestId('backup-link').getAttribute('href'))).json();
+  assert.equal(download.length, 40);
+
+  // Polled at its statusUrl: 429, running, running, succeeded; about 2 s apart (5 s after the 429).
+  const polls = api.log.filter((r) => r.method === 'GET' && r.path.startsWith('/prod/backups/'));
+  assert.deepEqual(polls.map((r) => r.path), Array(4).fill(`/prod/backups/${running.backupId}`));
+  assert.equal(api.log.filter((r) => r.method === 'POST').length, 1);
+  await p.locator(`li[data-backup-id="${running.backupId}"][data-status="succeeded"] [data-testid="backup-item-link"]`).waitFor();
+  await screenshot(p, 'ui-backup-polled-done');
+  await assertClean(p, problems);
+});
+
+test('backup answering 202 and then failing: the reason in words, the list shows it failed', async (t) => {
+  const api = await fakeApi({ key: 'k', students: makeStudents(5), backupMode: 'fail', backupPolls: 1, backupError: 'the bucket refused the upload (AccessDenied)' });
+  const server = await site(api.url);
+  const { page: p, problems } = await page(t);
+  await gotoReady(p, server.url);
+  await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  await p.getByTestId('backup-button').click();
+  await p.getByTestId('backup-progress').waitFor({ state: 'visible' });
+  const [running] = api.backups();
+  await backupEnded(p);
+  assert.equal(await bannerText(p), `Backup ${running.backupId} failed: the bucket refused the upload (AccessDenied).`);
+  assert.equal(await p.getByTestId('backup-result').isVisible(), false);
+  assert.equal(await p.getByTestId('backup-progress').isVisible(), false);
+  assert.equal(await p.getByTestId('backup-button').isDisabled(), false);
+  const item = p.locator(`li[data-backup-id="${running.backupId}"][data-status="failed"]`);
+  await item.waitFor();
+  const fields = await itemFields(p, running.backupId);
+  assert.equal(fields.status, 'Failed');
+  assert.equal(fields.error, 'the bucket refused the upload (AccessDenied).');
+  assert.equal(await item.locator('a').count(), 0, 'no download for a failed backup');
+  await screenshot(p, 'ui-backup-failed');
+  await assertClean(p, problems);
+});
+
+test('a backup already running (the schedule, another tab) is followed, not started again', async (t) => {
+  const api = await fakeApi({ key: 'k', students: makeStudents(7) });
+  const server = await site(api.url);
+  const { page: p, problems } = await page(t);
+  await gotoReady(p, server.url);
+  const scheduled = api.scheduleBackup({ polls: 1 });
+  await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  await backupsSettled(p);
+  const item = p.locator(`li[data-backup-id="${scheduled}"]`);
+  assert.equal(await item.getAttribute('data-status'), 'running');
+  assert.match(await item.textContent(), /Still running\. Choose “Back up now” to follow it\./);
+
+  await p.getByTestId('backup-button').click();
+  await p.getByTestId('backup-progress').waitFor({ state: 'visible' });
+  assert.equal(await p.getByTestId('backup-progress-id').textContent(), scheduled);
+  await backupEnded(p);
+  assert.equal(await p.getByTestId('backup-result').getAttribute('data-backup-id'), scheduled);
+  assert.equal((await p.getByTestId('backup-count').textContent()).trim(), '7');
+  assert.equal(api.backups().length, 1, 'no second backup was started');
+  await p.locator(`li[data-backup-id="${scheduled}"][data-status="succeeded"]`).waitFor();
+  await assertClean(p, problems);
+});
+
+test('"Forget key" while a backup is followed stops following it', async (t) => {
+  const api = await fakeApi({ key: 'k', students: makeStudents(3), backupMode: 'async', backupPolls: 1000 });
+  const server = await site(api.url);
+  const { page: p, problems } = await page(t);
+  await gotoReady(p, server.url);
+  await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  await p.getByTestId('backup-button').click();
+  await p.getByTestId('backup-progress-text').getByText(/^Started /).waitFor({ timeout: 10_000 });
+  await p.getByTestId('forget-key').click();
+  await p.getByTestId('backup-progress').waitFor({ state: 'hidden' });
+  assert.equal(await p.getByTestId('backup-button').isDisabled(), false);
+  assert.equal(await p.getByTestId('error-banner').isVisible(), false);
+  assert.equal(await p.locator('[data-testid="backups-list"] li').count(), 0, 'the list goes with the key');
+  const polls = () => api.log.filter((r) => r.method === 'GET' && r.path.startsWith('/prod/backups/')).length;
+  const after = polls();
+  await p.waitForTimeout(4500);
+  assert.equal(polls(), after, 'no status read after the key was forgotten');
+  await assertClean(p, problems);
+});
+
+/** `n` backups, newest first, an hour apart, alternating outcomes. */
+function pastBackups(n, origin) {
+  const start = Date.parse('2025-07-06T09:08:07Z');
+  return Array.from({ length: n }, (_, i) => {
+    const startedAt = new Date(start - i * 3600_000).toISOString();
+    const backupId = makeBackupId(new Date(startedAt));
+    const ok = i % 3 !== 1;
+    return {
+      backupId,
+      status: ok ? 'succeeded' : 'failed',
+      startedAt,
+      finishedAt: new Date(Date.parse(startedAt) + 30_000).toISOString(),
+      count: ok ? 1000 + i : null,
+      bytes: ok ? 2_000_000 + i : null,
+      sha256: ok ? `${String(i).padStart(2, '0')}${'ab'.repeat(31)}` : null,
+      key: ok ? `backups/${backupId}.json` : null,
+      downloadUrl: ok ? `${origin}/download/none-${i}` : null,
+      expiresAt: ok ? new Date(Date.now() + 3600_000).toISOString() : null,
+      ...(ok ? {} : { error: `the table could not be read (${i})` }),
+    };
+  });
+}
+
+test('recent backups: dates in the reader\'s locale, values as text only, "Show older backups", copy, phone width', async (t) => {
+  const xss = '<img src=x onerror=window.__xss=1>';
+  const hostile = [
+    { backupId: `${xss}-1`, status: 'succeeded', startedAt: '2025-07-07T10:00:00Z', finishedAt: null, count: 3, bytes: 120, sha256: xss, key: xss, downloadUrl: 'javascript:window.__xss=2', expiresAt: null },
+    { backupId: `${xss}-2`, status: 'failed', startedAt: xss, finishedAt: null, count: null, bytes: null, sha256: null, key: null, downloadUrl: null, expiresAt: null, error: xss },
+    { backupId: `${xss}-3`, status: `<b>${xss}</b>`, startedAt: '2025-07-07T09:00:00Z', finishedAt: null, count: xss, bytes: null, sha256: null, key: null, downloadUrl: null, expiresAt: null },
+    { backupId: `${xss}-4`, status: 'constructor', startedAt: '2025-07-07T08:00:00Z', finishedAt: null, count: null, bytes: null, sha256: null, key: null, downloadUrl: null, expiresAt: null },
+  ];
+  const past = pastBackups(21, 'http://127.0.0.1:9');
+  const api = await fakeApi({ key: 'k', students: makeStudents(2), backups: [...hostile, ...past], burst: 50, rate: 50 });
+  const server = await site(api.url);
+  const { page: p, problems, context } = await page(t, { locale: 'de-DE', timezoneId: 'Europe/Berlin' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+  await gotoReady(p, server.url);
+  await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  assert.equal(await backupsSettled(p), 'ready');
+
+  // The first page: 10, newest first, with a way to the older ones.
+  let ids = await backupIds(p);
+  assert.equal(ids.length, 10);
+  assert.deepEqual(ids.slice(0, 4), hostile.map((b) => b.backupId));
+  assert.equal(await p.getByTestId('backups-message').textContent(), 'The 10 newest backups; older ones follow with “Show older backups”.');
+  assert.equal(await p.getByTestId('backups-more').isVisible(), true);
+
+  // Markup in any value is text: nothing is parsed, nothing runs, no javascript: link.
+  const [first, second, third, fourth] = hostile.map((b) => p.locator(`li[data-backup-id="${b.backupId}"]`));
+  assert.equal((await itemFields(p, hostile[0].backupId)).backupId, hostile[0].backupId);
+  assert.equal(await first.locator('code').getAttribute('title'), xss);
+  assert.equal(await first.locator('code').textContent(), '<img src=x o…');
+  assert.equal(await first.locator('a').count(), 0, 'a javascript: URL is not made a link');
+  assert.equal(await second.locator('[data-field="started"]').textContent(), xss);
+  assert.equal(await second.locator('[data-field="error"]').textContent(), `${xss}.`);
+  assert.equal(await third.locator('[data-field="status"]').textContent(), `<b>${xss}</b>`);
+  assert.equal(await third.locator('[data-field="count"]').textContent(), xss);
+  assert.equal(await fourth.locator('[data-field="status"]').textContent(), 'constructor', 'a status is looked up as a word, never as a property');
+  assert.equal(await p.locator('[data-testid="backups-list"] img, [data-testid="backups-list"] b').count(), 0);
+  assert.equal(await p.evaluate(() => window.__xss), undefined);
+
+  // Dates are written the reader's way (here German, Berlin time), with the exact time in datetime.
+  const old = past[0];
+  const oldItem = p.locator(`li[data-backup-id="${old.backupId}"]`);
+  const expected = new Intl.DateTimeFormat('de-DE', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/Berlin' }).format(new Date(old.startedAt));
+  assert.equal(await oldItem.locator('time').textContent(), expected);
+  assert.equal(expected, '06.07.2025, 11:08');
+  assert.equal(await oldItem.locator('time').getAttribute('datetime'), old.startedAt);
+  const fields = await itemFields(p, old.backupId);
+  assert.deepEqual([fields.status, fields.count, fields.size], ['Succeeded', '1,000', '2 MB']);
+  assert.equal(await oldItem.locator('[data-testid="backup-item-link"]').getAttribute('href'), 'http://127.0.0.1:9/download/none-0');
+  assert.match(await oldItem.locator('[data-testid="backup-item-link"]').textContent(), /^Download the backup of 06\.07\.2025, 11:08 \(JSON\)$/);
+
+  // The full SHA-256 is a title away, and one button from the clipboard.
+  const copy = oldItem.locator('[data-testid="backup-copy-sha256"]');
+  assert.equal(await oldItem.locator('code').getAttribute('title'), old.sha256);
+  assert.equal(await oldItem.locator('code').textContent(), `${old.sha256.slice(0, 12)}…`);
+  assert.equal((await copy.textContent()).trim(), `Copy the full SHA-256 of the backup of ${expected}`);
+  await copy.click();
+  await copy.getByText('Copied').waitFor();
+  assert.equal(await p.evaluate(() => navigator.clipboard.readText()), old.sha256);
+  await screenshot(p, 'ui-backups-list');
+
+  // Older pages follow X-Next-Cursor; focus goes to the first new backup; the button goes at the end.
+  await p.getByTestId('backups-more').focus();
+  await p.keyboard.press('Enter');
+  await p.waitForFunction(() => document.querySelectorAll('[data-testid="backups-list"] li').length === 20);
+  ids = await backupIds(p);
+  assert.equal(await p.evaluate(() => document.activeElement.getAttribute('data-backup-id')), ids[10]);
+  await p.getByTestId('backups-more').click();
+  await p.waitForFunction(() => document.querySelectorAll('[data-testid="backups-list"] li').length === 25);
+  await p.getByTestId('backups-more').waitFor({ state: 'hidden' });
+  assert.equal(await p.getByTestId('backups-message').textContent(), 'All 25 backups.');
+  ids = await backupIds(p);
+  assert.equal(new Set(ids).size, 25);
+  const listCalls = api.log.filter((r) => r.method === 'GET' && r.path.startsWith('/prod/backups?')).map((r) => new URL(r.path, 'http://x').searchParams);
+  assert.deepEqual(listCalls.map((q) => q.get('limit')), ['10', '10', '10']);
+  assert.deepEqual(listCalls.map((q) => Boolean(q.get('cursor'))), [false, true, true]);
+
+  // Refresh starts over at the newest page.
+  await p.getByTestId('backups-refresh').click();
+  await p.waitForFunction(() => document.querySelectorAll('[data-testid="backups-list"] li').length === 10);
+  assert.equal(await backupsSettled(p), 'ready');
+
+  // The keyboard reaches the list's copy buttons and links, each with a focus ring.
+  await p.getByTestId('backups-refresh').focus();
+  await p.keyboard.press('Tab');
+  const focused = await p.evaluate(() => ({ testid: document.activeElement.dataset.testid, outline: getComputedStyle(document.activeElement).outlineStyle }));
+  assert.deepEqual(focused, { testid: 'backup-copy-sha256', outline: 'solid' });
+
+  await p.setViewportSize(PHONE);
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
+  await p.locator('#backups-title').scrollIntoViewIfNeeded();
+  await screenshot(p, 'ui-backups-list-phone');
+  await assertClean(p, problems);
+});
+
+test('an API without GET /backups: the list says so, and backing up still works', async (t) => {
+  const api = await fakeApi({ key: 'k', students: makeStudents(4), listsBackups: false });
+  const server = await site(api.url);
+  const { page: p, problems } = await page(t, { allow: [403] });
+  await gotoReady(p, server.url);
+  await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+  assert.equal(await backupsSettled(p), 'unsupported');
+  assert.match(await p.getByTestId('backups-message').textContent(), /does not list past backups/);
+  assert.equal(await p.getByTestId('error-banner').isVisible(), false);
+  await p.getByTestId('backup-button').click();
+  await backupEnded(p);
+  assert.equal((await p.getByTestId('backup-count').textContent()).trim(), '4');
+  assert.equal(await backupsSettled(p), 'unsupported');
   await assertClean(p, problems);
 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { checkBirthdate, checkClass, checkEmail, checkField, checkName, checkStudent, checkStudentId, toRequestBody } from '../src/validate.js';
-import { ApiError, createClient, describeError, normalizeApiUrl } from '../src/api.js';
+import { ApiError, createClient, describeError, normalizeApiUrl, resolveStatusUrl, sleep } from '../src/api.js';
 import { CASES, TODAY } from './cases.mjs';
 
 test('student IDs: 1–64 of [A-Za-z0-9_-]', () => {
@@ -141,4 +141,176 @@ test('the client turns failures into ApiError with status, message and field err
   await assert.rejects(async () => {
     for await (const _ of client(loop).studentPages()) { /* drain */ }
   }, /came back twice/);
+});
+
+// ------------------------------------------------------------------ backups (issue 12)
+
+const API = 'http://api.test/prod';
+
+/** A fetch stub answering from `answer(url, init)` ({status, body, headers}), recording each call. */
+function stubFetch(answer) {
+  const calls = [];
+  const fetchImpl = async (url, init) => {
+    calls.push({ url, method: init.method, key: init.headers['x-api-key'] });
+    const { status = 200, body = null, headers = {} } = await answer(url, init, calls.length);
+    return new Response(body === null ? '' : JSON.stringify(body), { status, headers });
+  };
+  return { calls, client: createClient({ apiUrl: API, apiKey: 'k', fetchImpl }) };
+}
+
+const view = (status, extra = {}) => ({
+  backupId: 'backup-20250706-090807-1a2b3c4d',
+  status,
+  startedAt: '2025-07-06T09:08:07Z',
+  finishedAt: null,
+  count: null,
+  bytes: null,
+  sha256: null,
+  key: null,
+  downloadUrl: null,
+  expiresAt: null,
+  ...extra,
+});
+
+test('status URLs resolve against the API origin, and never lead the key elsewhere', () => {
+  assert.equal(resolveStatusUrl(API, '/prod/backups/b-1'), 'http://api.test/prod/backups/b-1');
+  assert.equal(resolveStatusUrl('https://x.example/prod/', '/prod/backups/b-1'), 'https://x.example/prod/backups/b-1');
+  assert.equal(resolveStatusUrl(API, 'http://api.test/prod/backups/b-1#x'), 'http://api.test/prod/backups/b-1');
+  for (const bad of ['https://evil.example/prod/backups/b-1', '//evil.example/prod/backups/b-1', 'http://api.test:8080/prod/backups/b',
+    'javascript:alert(1)', 'http://user:pw@api.test/prod/backups/b', '', '   ', null, 42]) {
+    assert.equal(resolveStatusUrl(API, bad), null, String(bad));
+  }
+});
+
+test('POST /backup: 200 is the finished report, 202 the backup to follow', async () => {
+  const report = { bucket: 'b', key: 'backups/k.json', count: 3, bytes: 120, sha256: 'ab', downloadUrl: 'https://d/k', expiresAt: 'x', emailSent: true };
+  let answer = { status: 200, body: report };
+  const { calls, client } = stubFetch(() => answer);
+  assert.deepEqual(await client.backup(), { done: true, report });
+  assert.deepEqual(calls[0], { url: `${API}/backup`, method: 'POST', key: 'k' });
+
+  const accepted = { backupId: 'b-1', status: 'running', statusUrl: '/prod/backups/b-1' };
+  answer = { status: 202, body: accepted, headers: { Location: '/prod/backups/b-1' } };
+  assert.deepEqual(await client.backup(), { done: false, backupId: 'b-1', statusUrl: 'http://api.test/prod/backups/b-1' });
+  // Location when the body has no statusUrl; the id under the API URL when neither is there.
+  answer = { status: 202, body: { backupId: 'b-2', status: 'running' }, headers: { Location: '/prod/backups/b-2' } };
+  assert.equal((await client.backup()).statusUrl, 'http://api.test/prod/backups/b-2');
+  answer = { status: 202, body: { backupId: 'b 3', status: 'running' } };
+  assert.equal((await client.backup()).statusUrl, 'http://api.test/prod/backups/b%203');
+
+  answer = { status: 202, body: { ...accepted, statusUrl: 'https://evil.example/prod/backups/b-1' } };
+  await assert.rejects(client.backup(), (e) => e.kind === 'bad-response' && /origin/.test(e.message));
+  answer = { status: 202, body: { status: 'running', statusUrl: '/prod/backups/b-1' } };
+  await assert.rejects(client.backup(), (e) => e.kind === 'bad-response');
+  answer = { status: 200, body: [] };
+  await assert.rejects(client.backup(), (e) => e.kind === 'bad-response');
+  answer = { status: 503, body: { message: 'the database is unavailable' } };
+  await assert.rejects(client.backup(), (e) => {
+    assert.equal(describeError(e), 'The service had a problem. Try again.');
+    return e.status === 503;
+  });
+});
+
+test('GET /backups/{id} sends the key to the API only; a 404 is an ApiError', async () => {
+  const { calls, client } = stubFetch((url) => (url.endsWith('/nope') ? { status: 404, body: { message: 'backup nope not found' } } : { body: view('running') }));
+  assert.equal((await client.backupStatus('/prod/backups/b-1')).status, 'running');
+  assert.deepEqual(calls[0], { url: 'http://api.test/prod/backups/b-1', method: 'GET', key: 'k' });
+  assert.equal(client.statusUrlFor('b-1'), 'http://api.test/prod/backups/b-1');
+  await assert.rejects(client.backupStatus('/prod/backups/nope'), (e) => e.status === 404 && e.serverMessage === 'backup nope not found');
+  await assert.rejects(client.backupStatus('https://evil.example/prod/backups/b-1'), (e) => e.kind === 'bad-response');
+  assert.equal(calls.length, 2, 'nothing was sent to another origin');
+  const odd = stubFetch(() => ({ body: { status: 'running' } }));
+  await assert.rejects(odd.client.backupStatus('/prod/backups/b-1'), (e) => e.kind === 'bad-response');
+});
+
+test('GET /backups: one page with limit and cursor, the next cursor from X-Next-Cursor', async () => {
+  const pages = { '': [[view('succeeded'), view('failed', { backupId: 'b-0' })], 'c1'], c1: [[view('running', { backupId: 'b-old' })], null] };
+  const { calls, client } = stubFetch((url) => {
+    const [body, next] = pages[new URL(url).searchParams.get('cursor') ?? ''];
+    return { body, headers: next ? { 'X-Next-Cursor': next } : {} };
+  });
+  const first = await client.backups({ limit: 10 });
+  assert.deepEqual(first.items.map((v) => v.backupId), ['backup-20250706-090807-1a2b3c4d', 'b-0']);
+  assert.equal(first.nextCursor, 'c1');
+  const second = await client.backups({ limit: 10, cursor: first.nextCursor });
+  assert.deepEqual(second, { items: [view('running', { backupId: 'b-old' })], nextCursor: null });
+  assert.deepEqual(calls.map((c) => c.url), [`${API}/backups?limit=10`, `${API}/backups?limit=10&cursor=c1`]);
+  assert.ok(calls.every((c) => c.key === 'k'));
+  // Entries without an id or status are left out; a body that is not a list is refused.
+  const mixed = stubFetch(() => ({ body: [view('succeeded'), null, 'x', { status: 'running' }, { backupId: 'b', status: 7 }] }));
+  assert.equal((await mixed.client.backups()).items.length, 1);
+  const notList = stubFetch(() => ({ body: { items: [] } }));
+  await assert.rejects(notList.client.backups(), (e) => e.kind === 'bad-response');
+  const forbidden = stubFetch(() => ({ status: 403, body: { message: 'Forbidden' } }));
+  await assert.rejects(forbidden.client.backups(), (e) => describeError(e) === 'The API key is missing or not valid. Check it in Settings.');
+});
+
+/** A clock that `wait` moves on, so following a backup takes no real time. */
+function fakeClock() {
+  let t = 0;
+  const waits = [];
+  return { waits, now: () => t, wait: async (ms) => { waits.push(ms); t += ms; } };
+}
+
+test('following a backup: every 2 s until it ends; a 429 waits longer and goes on', async () => {
+  const script = [{ body: view('running') }, { status: 429, body: { message: 'Too Many Requests' } }, { body: view('running') },
+    { body: view('succeeded', { count: 3, downloadUrl: 'https://d/1' }) }];
+  const { calls, client } = stubFetch((url, init, n) => script[n - 1]);
+  const clock = fakeClock();
+  const updates = [];
+  const retries = [];
+  const result = await client.followBackup('/prod/backups/b-1', { ...clock, onUpdate: (v) => updates.push(v.status), onRetry: (r) => retries.push([r.error.status, r.delayMs]) });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.count, 3);
+  assert.deepEqual(clock.waits, [2000, 2000, 5000, 2000]);
+  assert.deepEqual(updates, ['running', 'running', 'succeeded']);
+  assert.deepEqual(retries, [[429, 5000]]);
+  assert.equal(calls.length, 4);
+  assert.ok(calls.every((c) => c.url === 'http://api.test/prod/backups/b-1' && c.key === 'k'));
+});
+
+test('following a backup: failed ends it; the time limit gives up; lasting errors stop it', async () => {
+  const failed = stubFetch(() => ({ body: view('failed', { error: 'the bucket refused the upload' }) }));
+  const end = await failed.client.followBackup('/prod/backups/b-1', fakeClock());
+  assert.deepEqual([end.status, end.error], ['failed', 'the bucket refused the upload']);
+
+  // Still running after 15 minutes: the last status comes back, after 450 checks.
+  const slow = stubFetch(() => ({ body: view('running') }));
+  const clock = fakeClock();
+  const last = await slow.client.followBackup('/prod/backups/b-1', clock);
+  assert.equal(last.status, 'running');
+  assert.equal(slow.calls.length, 450);
+  assert.equal(clock.now(), 15 * 60 * 1000);
+  // Never answered at all within the limit: null.
+  const throttled = stubFetch(() => ({ status: 429, body: { message: 'Too Many Requests' } }));
+  assert.equal(await throttled.client.followBackup('/prod/backups/b-1', { ...fakeClock(), timeoutMs: 60_000 }), null);
+
+  // 5xx and network failures are tried again, growing the pause, up to 5 in a row.
+  const flaky = stubFetch((url, init, n) => (n <= 4 ? { status: 502, body: { message: 'Internal server error' } } : { body: view('succeeded') }));
+  const flakyClock = fakeClock();
+  assert.equal((await flaky.client.followBackup('/prod/backups/b-1', flakyClock)).status, 'succeeded');
+  assert.deepEqual(flakyClock.waits, [2000, 4000, 8000, 16000, 30000]);
+  const down = stubFetch(() => {
+    throw new TypeError('Failed to fetch');
+  });
+  await assert.rejects(down.client.followBackup('/prod/backups/b-1', fakeClock()), (e) => e.kind === 'network');
+  assert.equal(down.calls.length, 5);
+
+  // What waiting cannot mend stops at once: an unknown backup, a refused key, the day's quota.
+  for (const [status, message] of [[404, 'backup b-1 not found'], [403, 'Forbidden'], [429, 'Limit Exceeded']]) {
+    const refused = stubFetch(() => ({ status, body: { message } }));
+    await assert.rejects(refused.client.followBackup('/prod/backups/b-1', fakeClock()), (e) => e.status === status && e.serverMessage === message);
+    assert.equal(refused.calls.length, 1, `${status} ${message}`);
+  }
+});
+
+test('following a backup stops as soon as it is cancelled', async () => {
+  const { calls, client } = stubFetch(() => ({ body: view('running') }));
+  const controller = new AbortController();
+  const started = Date.now();
+  const following = client.followBackup('/prod/backups/b-1', { intervalMs: 20, signal: controller.signal, onUpdate: () => controller.abort() });
+  await assert.rejects(following, (e) => e.name === 'AbortError');
+  assert.equal(calls.length, 1);
+  assert.ok(Date.now() - started < 1000);
+  await assert.rejects(sleep(10_000, AbortSignal.abort()), (e) => e.name === 'AbortError');
 });

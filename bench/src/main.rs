@@ -32,8 +32,11 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         connections: usize,
         /// Table sizes for the backup benchmark.
-        #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,30000,50000")]
         backup_sizes: Vec<usize>,
+        /// Scan page budgets (`BACKUP_PAGE_BYTES`) the backup is measured with.
+        #[arg(long, value_delimiter = ',', default_value = "262144,524288,1048576")]
+        backup_page_bytes: Vec<u64>,
         /// Only these parts of the table (all by default).
         #[arg(long, value_enum, value_delimiter = ',')]
         only: Vec<Part>,
@@ -71,7 +74,17 @@ pub struct Stack {
 async fn main() {
     match Args::parse().command {
         Command::ServeBare { port } => gateway::serve_bare(port).await,
-        Command::Run { stack_env, outputs, requests, seconds, connections, backup_sizes, only, lambda_target } => {
+        Command::Run {
+            stack_env,
+            outputs,
+            requests,
+            seconds,
+            connections,
+            backup_sizes,
+            backup_page_bytes,
+            only,
+            lambda_target,
+        } => {
             let wanted = |part: Part| only.is_empty() || only.contains(&part);
             let env = harness::stack::read_stack_env(&stack_env);
             let outputs: system::Outputs =
@@ -86,7 +99,7 @@ async fn main() {
             };
             let mut rows = Vec::new();
             if wanted(Part::Backup) {
-                rows.extend(functions::backup(&backup_sizes).await);
+                rows.extend(functions::backup(&backup_sizes, &backup_page_bytes).await);
             }
             if wanted(Part::Requests) {
                 rows.extend(functions::requests(requests.min(200)).await);

@@ -1,6 +1,8 @@
-//! Writing the whole table to S3 as one JSON array, streamed: pages flow from a parallel scan
-//! into a part spooled to a temporary file, uploaded whenever it reaches the part size. Peak
-//! memory is a few bounded scan pages, whatever the size of the table or of a part.
+//! Writing the whole table to S3 as one JSON array, streamed: pages flow from a scan into a
+//! part spooled to a temporary file, uploaded whenever it reaches the part size. Peak memory is
+//! a few bounded scan pages, whatever the size of the table or of a part. Every object is
+//! written once: S3 refuses to complete an upload or a manifest over an existing key, and the
+//! function's role may not delete.
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::aws::{AwsFailure, Failure};
 use crate::domain::PageCursor;
-use crate::store::{Segment, StoreError, StudentStore};
+use crate::store::{Segment, StoreError, StudentStore, TableSize};
 
 /// The service as errors name it (`S3 UploadPart failed`).
 const SERVICE: &str = "S3";
@@ -28,14 +30,42 @@ const SERVICE: &str = "S3";
 /// S3's smallest part (except the last) is 5 MiB; 8 MiB halves the number of requests.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-/// Parallel scan segments. Each holds at most one page in flight.
-pub const DEFAULT_SEGMENTS: i32 = 4;
-/// Items per scan page. DynamoDB caps a page at 1 MB, which is ~7,000 small students and
-/// ~6 MB once decoded; a count bound keeps every page small whatever the table holds, for a
-/// few more requests (reading costs the same: capacity is charged by size, not by page).
-pub const SCAN_PAGE_ITEMS: u16 = 1000;
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// How the table is read: how many parallel segments, and how many items a page asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanPlan {
+    pub segments: i32,
+    /// `None`: DynamoDB's own page, up to 1 MB of items.
+    pub page_items: Option<u16>,
+}
+
+impl ScanPlan {
+    /// Bytes of items per page by default (`BACKUP_PAGE_BYTES` overrides it).
+    pub const DEFAULT_PAGE_BYTES: u64 = 1024 * 1024;
+    pub const MIN_PAGE_BYTES: u64 = 64 * 1024;
+    /// DynamoDB's cap on a scan page.
+    pub const MAX_PAGE_BYTES: u64 = 1024 * 1024;
+    /// A table this size or under is read by one segment: a 1 MB page takes DynamoDB some
+    /// 10–20 ms, so one segment reads it within seconds, and every extra segment is another
+    /// page of items held in memory at once.
+    pub const BYTES_PER_SEGMENT: u64 = 256 * 1024 * 1024;
+    pub const MAX_SEGMENTS: i32 = 4;
+    /// Assumed when DynamoDB's figures (refreshed about every six hours) still read zero.
+    const ASSUMED_ITEM_BYTES: u64 = 200;
+
+    /// The plan for a table of `size`, with pages of about `page_bytes` of items.
+    pub fn for_table(size: TableSize, page_bytes: u64) -> Self {
+        let page_bytes = page_bytes.clamp(Self::MIN_PAGE_BYTES, Self::MAX_PAGE_BYTES);
+        let segments =
+            i32::try_from(1 + size.bytes / Self::BYTES_PER_SEGMENT).unwrap_or(i32::MAX).min(Self::MAX_SEGMENTS);
+        let page_items = (page_bytes < Self::MAX_PAGE_BYTES).then(|| {
+            let average = size.bytes.checked_div(size.items).filter(|a| *a > 0).unwrap_or(Self::ASSUMED_ITEM_BYTES);
+            u16::try_from((page_bytes / average).max(1)).unwrap_or(u16::MAX)
+        });
+        Self { segments, page_items }
+    }
+}
 /// A written backup as told to people: where it is, what it holds and a link to download it.
 /// Declared once: the notice email renders it, and the function's answer is it (camelCase)
 /// plus whether that email went.
@@ -52,13 +82,6 @@ pub struct BackupRecord {
     pub expires_at: String,
 }
 
-impl BackupRecord {
-    pub fn new(manifest: Manifest, download_url: String, expires_at: String) -> Self {
-        let Manifest { bucket, key, count, bytes, sha256, .. } = manifest;
-        Self { bucket, key, count, bytes, sha256, download_url, expires_at }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error("reading the table failed")]
@@ -67,13 +90,16 @@ pub enum BackupError {
     Spool(#[source] std::io::Error),
     #[error(transparent)]
     Write(#[from] AwsFailure),
+    /// S3 already holds an object under the new backup's key: nothing was replaced.
+    #[error("{0} exists already; a backup is never written over")]
+    Exists(String),
 }
 
 impl BackupError {
     pub fn failure(&self) -> Failure {
         match self {
             Self::Read(StoreError::Aws(aws)) | Self::Write(aws) => aws.failure,
-            Self::Read(StoreError::AlreadyExists(_)) | Self::Spool(_) => Failure::Fault,
+            Self::Read(StoreError::AlreadyExists(_)) | Self::Spool(_) | Self::Exists(_) => Failure::Fault,
         }
     }
 }
@@ -94,6 +120,7 @@ pub struct BackupWriter {
     owner: Option<String>,
     table: String,
     part_size: usize,
+    page_bytes: u64,
     spool_dir: PathBuf,
 }
 
@@ -105,6 +132,7 @@ impl BackupWriter {
             owner: None,
             table: table.into(),
             part_size: DEFAULT_PART_SIZE,
+            page_bytes: ScanPlan::DEFAULT_PAGE_BYTES,
             spool_dir: std::env::temp_dir(),
         }
     }
@@ -121,18 +149,36 @@ impl BackupWriter {
         self
     }
 
+    /// Scan pages of about this many bytes of items (see [`ScanPlan`]).
+    pub fn with_page_bytes(mut self, bytes: u64) -> Self {
+        self.page_bytes = bytes;
+        self
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// Where parts are spooled; the system's temporary directory (Lambda's /tmp) by default.
     pub fn with_spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = dir.into();
         self
     }
 
-    /// Streams every student into a new backup object and records its manifest. On any
-    /// failure nothing is left behind: the multipart upload is aborted (or the completed
-    /// object deleted when the manifest cannot be written).
-    pub async fn write(&self, store: &impl StudentStore, now: OffsetDateTime) -> Result<Manifest, BackupError> {
-        let id = new_backup_id(now);
+    /// Streams every student into the object of backup `id` and writes its manifest beside
+    /// it. Both are written only where no object is: a key in use is an error, never replaced.
+    /// On a failure before the object is complete, the multipart upload is aborted and nothing
+    /// is left; an object completed whose manifest then fails stays, unannounced and without a
+    /// manifest, which `infra restore` refuses.
+    pub async fn write(
+        &self,
+        store: &impl StudentStore,
+        id: &BackupId,
+        now: OffsetDateTime,
+    ) -> Result<Manifest, BackupError> {
         let key = id.object_key();
+        let plan = ScanPlan::for_table(store.size().await?, self.page_bytes);
+        tracing::info!(key, segments = plan.segments, page_items = ?plan.page_items, "backup started");
         let upload = self
             .s3
             .create_multipart_upload()
@@ -145,7 +191,7 @@ impl BackupWriter {
             .map_err(|e| AwsFailure::new(SERVICE, "CreateMultipartUpload", e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
 
-        let written = match self.upload_parts(store, &key, &upload_id).await {
+        let written = match self.upload_parts(store, plan, &key, &upload_id).await {
             Ok(written) => written,
             Err(e) => {
                 self.abort(&key, &upload_id).await;
@@ -160,14 +206,16 @@ impl BackupWriter {
             .set_expected_bucket_owner(self.owner.clone())
             .key(&key)
             .upload_id(&upload_id)
+            .if_none_match("*")
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await;
         if let Err(e) = completed {
-            // A Complete that timed out or answered garbage may still have completed: abort
-            // the upload and delete the key, so neither a pending upload nor an object is left.
+            // Aborting an upload that did complete (a timed-out answer) changes nothing.
             self.abort(&key, &upload_id).await;
-            self.delete(&key).await;
+            if precondition_failed(&e) {
+                return Err(BackupError::Exists(key));
+            }
             return Err(AwsFailure::new(SERVICE, "CompleteMultipartUpload", e).into());
         }
 
@@ -187,28 +235,34 @@ impl BackupWriter {
             .bucket(&self.bucket)
             .set_expected_bucket_owner(self.owner.clone())
             .key(id.manifest_key())
+            .if_none_match("*")
             .content_type("application/json")
             .body(ByteStream::from(serde_json::to_vec_pretty(&manifest).expect("plain data")))
             .send()
             .await;
-        if let Err(e) = put {
-            // A backup without its manifest cannot be checked; do not leave it looking valid.
-            self.delete(&key).await;
-            return Err(AwsFailure::new(SERVICE, "PutObject (manifest)", e).into());
+        match put {
+            Ok(_) => Ok(manifest),
+            Err(e) => {
+                tracing::error!(key, "the backup object has no manifest: it is not announced and cannot be restored");
+                if precondition_failed(&e) {
+                    return Err(BackupError::Exists(id.manifest_key()));
+                }
+                Err(AwsFailure::new(SERVICE, "PutObject (manifest)", e).into())
+            }
         }
-        Ok(manifest)
     }
 
     async fn upload_parts(
         &self,
         store: &impl StudentStore,
+        plan: ScanPlan,
         key: &str,
         upload_id: &str,
     ) -> Result<(Vec<CompletedPart>, u64, u64, String), BackupError> {
         let mut part = PartWriter::new(self, key, upload_id)?;
         part.write_all(b"[").map_err(BackupError::Spool)?;
         let mut count: u64 = 0;
-        let mut pages = std::pin::pin!(scan_all(store, DEFAULT_SEGMENTS));
+        let mut pages = std::pin::pin!(scan_all(store, plan));
         while let Some(page) = pages.next().await {
             for student in page? {
                 part.write_all(if count == 0 { b"\n" } else { b",\n" }).map_err(BackupError::Spool)?;
@@ -236,20 +290,6 @@ impl BackupWriter {
             .await;
         if let Err(e) = result {
             tracing::error!(key, error = ?e, "could not abort a failed backup upload");
-        }
-    }
-
-    async fn delete(&self, key: &str) {
-        if let Err(e) = self
-            .s3
-            .delete_object()
-            .bucket(&self.bucket)
-            .set_expected_bucket_owner(self.owner.clone())
-            .key(key)
-            .send()
-            .await
-        {
-            tracing::error!(key, error = ?e, "could not delete the object of a failed backup");
         }
     }
 
@@ -373,25 +413,35 @@ fn remove_abandoned_spools(dir: &Path) {
     }
 }
 
+/// S3's answer to a conditional write whose condition failed (HTTP 412).
+fn precondition_failed<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|s| s.code()) == Some("PreconditionFailed")
+}
+
 /// Every page of every segment, as they arrive. Dropping the stream stops the scan.
 fn scan_all<S: StudentStore>(
     store: &S,
-    segments: i32,
+    plan: ScanPlan,
 ) -> impl futures::Stream<Item = Result<Vec<crate::domain::Student>, StoreError>> + '_ {
+    let segments = plan.segments;
     enum State {
         Start,
         After(PageCursor),
         Done,
     }
     let per_segment = (0..segments).map(move |index| {
-        let segment = Segment { index, total: segments };
+        // One segment is a plain scan: no Segment/TotalSegments.
+        let segment = (segments > 1).then_some(Segment { index, total: segments });
         stream::unfold(State::Start, move |state| async move {
             let after = match state {
                 State::Start => None,
                 State::After(cursor) => Some(cursor),
                 State::Done => return None,
             };
-            match store.page(after.as_ref(), Some(SCAN_PAGE_ITEMS), Some(segment)).await {
+            match store.page(after.as_ref(), plan.page_items, segment).await {
                 Ok(page) => {
                     let next = page.next.map_or(State::Done, State::After);
                     Some((Ok(page.students), next))
@@ -408,6 +458,30 @@ fn scan_all<S: StudentStore>(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn small_tables_are_one_segment_of_pages_sized_by_their_items() {
+        const KIB: u64 = 1024;
+        // 50,000 students of ~150 bytes: one segment; 512 KiB pages of ~3,495 items.
+        let size = TableSize { items: 50_000, bytes: 50_000 * 150 };
+        assert_eq!(ScanPlan::for_table(size, 512 * KIB), ScanPlan { segments: 1, page_items: Some(3_495) });
+        // The default asks for no limit: DynamoDB's own 1 MB pages.
+        assert_eq!(ScanPlan::for_table(size, ScanPlan::DEFAULT_PAGE_BYTES).page_items, None);
+        // Not yet measured (a new table reads zero): an assumed 200 bytes an item.
+        assert_eq!(ScanPlan::for_table(TableSize::default(), 256 * KIB).page_items, Some(1_310));
+        // Out-of-range budgets are brought in range; huge items still ask for one.
+        assert_eq!(ScanPlan::for_table(size, 1).page_items, Some(436));
+        assert_eq!(ScanPlan::for_table(TableSize { items: 1, bytes: 400 * KIB }, 64 * KIB).page_items, Some(1));
+    }
+
+    #[test]
+    fn big_tables_are_read_by_up_to_four_segments() {
+        let gib = |n: u64| TableSize { items: n * 7_000_000, bytes: n << 30 };
+        let segments = |size| ScanPlan::for_table(size, ScanPlan::DEFAULT_PAGE_BYTES).segments;
+        assert_eq!(segments(TableSize { items: 1, bytes: ScanPlan::BYTES_PER_SEGMENT - 1 }), 1);
+        assert_eq!(segments(TableSize { items: 1, bytes: ScanPlan::BYTES_PER_SEGMENT }), 2);
+        assert_eq!(segments(gib(100)), 4);
+    }
 
     #[test]
     fn two_backups_in_one_second_get_different_ids() {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use system::{env, names};
 
+use crate::backup::ScanPlan;
 use crate::domain::Email;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +55,20 @@ fn millis(source: &impl Source, name: &'static str, default: u64) -> Result<Dura
             })
         }
     }
+}
+
+/// A whole number from `range`, or `default` when unset.
+fn whole(
+    source: &impl Source,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = source.get(name) else { return Ok(default) };
+    raw.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| ConfigError::Invalid {
+        name,
+        reason: format!("{raw:?} is not a whole number from {} to {}", range.start(), range.end()),
+    })
 }
 
 /// How long an AWS call may take. An attempt that hangs is cut off and retried; the whole
@@ -138,25 +153,50 @@ impl InsertConfig {
     }
 }
 
-/// `BackupDynamoDBAndSendEmail`: the bucket and who is told about each backup.
+/// Lambda names the running function in this variable (`cargo lambda watch` too).
+pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
+/// `BackupDynamoDBAndSendEmail`: the bucket, the catalog, who is told about each backup, and
+/// how long `POST /backup` waits before answering 202.
 #[derive(Debug, Clone)]
 pub struct BackupConfig {
     pub common: CommonConfig,
     pub bucket: String,
     /// The account that must own the bucket (infra sets it; absent, S3 does not check).
     pub bucket_owner: Option<String>,
+    pub catalog_table: String,
     pub sender: Email,
     pub recipient: Email,
+    pub wait: Duration,
+    pub page_bytes: u64,
+    /// This function, which `POST /backup` invokes to run a backup after answering.
+    pub function_name: String,
 }
 
 impl BackupConfig {
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        let wait = whole(
+            source,
+            env::BACKUP_WAIT_SECONDS,
+            0..=env::MAX_BACKUP_WAIT_SECONDS,
+            env::DEFAULT_BACKUP_WAIT_SECONDS,
+        )?;
+        let page_bytes = whole(
+            source,
+            env::BACKUP_PAGE_BYTES,
+            ScanPlan::MIN_PAGE_BYTES..=ScanPlan::MAX_PAGE_BYTES,
+            ScanPlan::DEFAULT_PAGE_BYTES,
+        )?;
         Ok(Self {
             common: CommonConfig::from_source(source)?,
             bucket: or_default(source, env::S3_BUCKET_NAME, names::BUCKET),
             bucket_owner: source.get(env::BUCKET_OWNER),
+            catalog_table: or_default(source, env::BACKUPS_TABLE_NAME, names::BACKUPS_TABLE),
             sender: email(source, env::SENDER_EMAIL)?,
             recipient: email(source, env::RECIPIENT_EMAIL)?,
+            wait: Duration::from_secs(wait),
+            page_bytes,
+            function_name: or_default(source, FUNCTION_NAME, names::BACKUP_FUNCTION),
         })
     }
 }
@@ -173,6 +213,27 @@ mod tests {
         assert_eq!(c.bucket, "student-backup-20250706");
         assert!(c.common.allowed_origin.is_any());
         assert_eq!(c.common.timeouts.attempt, Duration::from_secs(5));
+        assert_eq!(c.catalog_table, "studentBackups");
+        assert_eq!(c.wait, Duration::from_secs(20));
+        assert_eq!(c.function_name, "BackupDynamoDBAndSendEmail");
+        assert_eq!(c.page_bytes, ScanPlan::DEFAULT_PAGE_BYTES);
+    }
+
+    #[test]
+    fn the_wait_stays_inside_api_gateways_timeout() {
+        let mails = [("SENDER_EMAIL", "s@example.com"), ("RECIPIENT_EMAIL", "r@example.com")];
+        let with = |wait: &str| BackupConfig::from_source(&[mails[0], mails[1], ("BACKUP_WAIT_SECONDS", wait)]);
+        assert_eq!(with("0").unwrap().wait, Duration::ZERO);
+        assert_eq!(with("25").unwrap().wait, Duration::from_secs(25));
+        for bad in ["26", "-1", "1.5", "soon"] {
+            let err = with(bad).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "BACKUP_WAIT_SECONDS", .. }), "{bad}: {err}");
+        }
+        let err = BackupConfig::from_source(&[mails[0], mails[1], ("BACKUP_PAGE_BYTES", "100")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable BACKUP_PAGE_BYTES is invalid: \"100\" is not a whole number from 65536 to 1048576"
+        );
     }
 
     #[test]

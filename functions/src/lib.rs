@@ -6,9 +6,11 @@
 pub mod api;
 pub mod aws;
 pub mod backup;
+pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod handlers;
+pub mod handoff;
 pub mod mail;
 pub mod store;
 pub mod telemetry;

@@ -13,7 +13,6 @@ use aws_sdk_dynamodb::types::error::ThrottlingException;
 use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
 use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
 use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
-use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_sesv2::operation::send_email::{SendEmailError, SendEmailOutput};
@@ -28,9 +27,11 @@ use serde_json::{Value, json};
 use students::api::Responder;
 use students::aws::{retry_config, timeout_config};
 use students::backup::BackupWriter;
+use students::catalog::{MemoryCatalog, State};
 use students::config::{AllowedOrigin, Timeouts};
 use students::domain::{Email, Student};
-use students::handlers::{Backup, InsertStudent, ListStudents};
+use students::handlers::{Backup, BackupPorts, InsertStudent, ListStudents};
+use students::handoff::RecordingHandoff;
 use students::mail::{RecordingMailer, SesMailer};
 use students::store::{DynamoStore, MemoryStore};
 use time::macros::datetime;
@@ -285,14 +286,13 @@ struct S3Rules {
     complete: Rule,
     abort: Rule,
     put: Rule,
-    delete: Rule,
     key: Arc<Mutex<Option<String>>>,
 }
 
 impl S3Rules {
     /// Create answers upload id "u1"; parts 1 and 3+ succeed; part 2 answers `part2`; complete
-    /// answers `complete`.
-    fn new(part2: fn() -> HttpResponse, complete_fails: bool) -> Self {
+    /// answers `complete` (success when `None`).
+    fn new(part2: fn() -> HttpResponse, complete: Option<fn() -> HttpResponse>) -> Self {
         let key = Arc::new(Mutex::new(None));
         let created = key.clone();
         let create = mock!(aws_sdk_s3::Client::create_multipart_upload)
@@ -310,11 +310,12 @@ impl S3Rules {
         let later_parts = mock!(aws_sdk_s3::Client::upload_part)
             .match_requests(|r| r.part_number().is_some_and(|n| n > 2))
             .then_output(|| UploadPartOutput::builder().e_tag("\"etag-n\"").build());
-        let complete = if complete_fails {
-            mock!(aws_sdk_s3::Client::complete_multipart_upload).then_http_response(s3_internal_error)
-        } else {
-            mock!(aws_sdk_s3::Client::complete_multipart_upload)
-                .then_output(|| CompleteMultipartUploadOutput::builder().build())
+        // Every completion is conditional: S3 must refuse it over an existing object.
+        let conditional =
+            mock!(aws_sdk_s3::Client::complete_multipart_upload).match_requests(|r| r.if_none_match() == Some("*"));
+        let complete = match complete {
+            Some(answer) => conditional.then_http_response(answer),
+            None => conditional.then_output(|| CompleteMultipartUploadOutput::builder().build()),
         };
         let aborted = key.clone();
         let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload)
@@ -324,24 +325,30 @@ impl S3Rules {
                     && r.key() == aborted.lock().unwrap().as_deref()
             })
             .then_output(|| AbortMultipartUploadOutput::builder().build());
-        let put = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
-        let delete = mock!(aws_sdk_s3::Client::delete_object).then_output(|| DeleteObjectOutput::builder().build());
-        Self { create, part1, part2, later_parts, complete, abort, put, delete, key }
+        let put = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|r| r.if_none_match() == Some("*"))
+            .then_output(|| PutObjectOutput::builder().build());
+        Self { create, part1, part2, later_parts, complete, abort, put, key }
     }
 
     fn client(&self) -> aws_sdk_s3::Client {
-        let rules = [
-            &self.create,
-            &self.part1,
-            &self.part2,
-            &self.later_parts,
-            &self.complete,
-            &self.abort,
-            &self.put,
-            &self.delete,
-        ];
+        let rules = [&self.create, &self.part1, &self.part2, &self.later_parts, &self.complete, &self.abort, &self.put];
         mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c.retry_config(retry(3)))
     }
+}
+
+type TestBackup<'a> = Backup<&'a MemoryStore, &'a RecordingMailer, MemoryCatalog, RecordingHandoff>;
+
+fn backup_with<'a>(store: &'a MemoryStore, writer: BackupWriter, mailer: &'a RecordingMailer) -> TestBackup<'a> {
+    let ports = BackupPorts {
+        store,
+        writer,
+        mailer,
+        recipient: Email::parse("admin@example.com").unwrap(),
+        catalog: MemoryCatalog::default(),
+        handoff: RecordingHandoff::default(),
+    };
+    Backup::new(ports, respond())
 }
 
 fn backup<'a>(
@@ -349,24 +356,40 @@ fn backup<'a>(
     s3: aws_sdk_s3::Client,
     mailer: &'a RecordingMailer,
     spool: &std::path::Path,
-) -> Backup<&'a MemoryStore, &'a RecordingMailer> {
+) -> TestBackup<'a> {
     let writer = BackupWriter::new(s3, BUCKET, TABLE).with_part_size(5 * 1024 * 1024).with_spool_dir(spool);
-    Backup::new(store, writer, mailer, Email::parse("admin@example.com").unwrap(), respond())
+    backup_with(store, writer, mailer)
+}
+
+fn deadline() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + Duration::from_secs(300)
+}
+
+/// The failure a backup's catalog entry records.
+fn failure_of(app: &TestBackup<'_>) -> (String, bool) {
+    let entries = app.catalog().entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    match &entries[0].state {
+        State::Failed { error, retryable, .. } => (error.clone(), *retryable),
+        other => panic!("the backup did not fail: {other:?}"),
+    }
 }
 
 #[tokio::test]
 async fn a_part_failing_mid_backup_aborts_the_upload_and_sends_nothing() {
-    let rules = S3Rules::new(s3_internal_error, false);
+    let rules = S3Rules::new(s3_internal_error, None);
     // ~2.1 KB per student: about 11 MB, so three parts.
     let store = big_store(5_200);
     let mailer = RecordingMailer::default();
     let spool = tempfile::tempdir().unwrap();
     let app = backup(&store, rules.client(), &mailer, spool.path());
 
-    let r = app.handle(request("BackupDynamoDBAndSendEmail/events/backup-http.json")).await;
+    let r = app.handle_and_run(request("BackupDynamoDBAndSendEmail/events/backup-http.json")).await;
     let body = json_body(&r);
-    assert!(r.status().is_server_error(), "{} {body}", r.status());
-    assert!(body["message"].is_string(), "{body}");
+    assert_eq!(r.status(), 500, "{body}");
+    assert_eq!(body, json!({"message": "S3 UploadPart failed; see the function's log"}));
+    assert_eq!(failure_of(&app), ("S3 UploadPart failed; see the function's log".into(), false));
+    assert_eq!(app.catalog().lock_holder(), None, "the lock was released");
     assert!(rules.key.lock().unwrap().is_some(), "the upload was started");
     assert_eq!(rules.create.num_calls(), 1);
     assert_eq!(rules.part1.num_calls(), 1);
@@ -380,24 +403,49 @@ async fn a_part_failing_mid_backup_aborts_the_upload_and_sends_nothing() {
 }
 
 #[tokio::test]
-async fn a_failing_complete_leaves_neither_upload_nor_object() {
+async fn a_failing_complete_is_aborted_and_nothing_is_deleted() {
     // Small enough for a single part.
-    let rules = S3Rules::new(s3_internal_error, true);
+    let rules = S3Rules::new(s3_internal_error, Some(s3_internal_error));
     let store = big_store(10);
     let mailer = RecordingMailer::default();
     let spool = tempfile::tempdir().unwrap();
     let app = backup(&store, rules.client(), &mailer, spool.path());
 
-    let result = app.run().await;
-    assert!(result.is_err(), "{result:?}");
-    let r = respond().error(&result.unwrap_err());
-    assert!(r.status().is_server_error());
+    let ended = app.scheduled(deadline()).await.unwrap().expect("nothing else ran");
+    assert!(matches!(ended.state, State::Failed { .. }), "{ended:?}");
     assert_eq!(rules.part1.num_calls(), 1);
     assert_eq!(rules.part2.num_calls(), 0);
     assert_eq!(rules.complete.num_calls(), 3);
+    // The role may not delete: the abort is all it does (an upload that did complete stays,
+    // without a manifest, which a restore refuses).
     assert_eq!(rules.abort.num_calls(), 1, "the upload was aborted");
-    assert_eq!(rules.delete.num_calls(), 1, "and the key deleted, in case the complete went through");
     assert_eq!(rules.put.num_calls(), 0, "no manifest was written");
+    assert!(mailer.sent.lock().unwrap().is_empty());
+    assert_eq!(failure_of(&app), ("S3 CompleteMultipartUpload failed; see the function's log".into(), false));
+}
+
+/// What S3 answers a conditional write whose key exists (`If-None-Match: *`).
+fn precondition_failed() -> HttpResponse {
+    http(
+        412,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition><RequestId>R2</RequestId></Error>",
+    )
+}
+
+#[tokio::test]
+async fn a_key_in_use_is_never_written_over() {
+    let rules = S3Rules::new(s3_internal_error, Some(precondition_failed));
+    let store = big_store(10);
+    let mailer = RecordingMailer::default();
+    let spool = tempfile::tempdir().unwrap();
+    let app = backup(&store, rules.client(), &mailer, spool.path());
+
+    app.scheduled(deadline()).await.unwrap().expect("nothing else ran");
+    assert_eq!(rules.complete.num_calls(), 1, "a refused condition is not retried");
+    assert_eq!(rules.abort.num_calls(), 1);
+    assert_eq!(rules.put.num_calls(), 0, "no manifest over the other backup's either");
+    let key = rules.key.lock().unwrap().clone().unwrap();
+    assert_eq!(failure_of(&app), (format!("{key} exists already; a backup is never written over"), false));
     assert!(mailer.sent.lock().unwrap().is_empty());
 }
 
@@ -491,8 +539,9 @@ async fn every_backup_call_names_the_expected_bucket_owner() {
     let spool = tempfile::tempdir().unwrap();
     let writer =
         BackupWriter::new(s3, BUCKET, TABLE).with_spool_dir(spool.path()).with_expected_owner(Some(OWNER.into()));
-    let app = Backup::new(&store, writer, &mailer, Email::parse("admin@example.com").unwrap(), respond());
-    let report = app.run().await.expect("every call was answered: each named the owner");
-    assert_eq!(report.backup.count, 10);
+    let app = backup_with(&store, writer, &mailer);
+    let ended = app.scheduled(deadline()).await.unwrap().expect("nothing else ran");
+    let State::Succeeded { written, .. } = ended.state else { panic!("every call was answered: each named the owner") };
+    assert_eq!(written.count, 10);
     assert_eq!((create.num_calls(), part.num_calls(), complete.num_calls(), manifest.num_calls()), (1, 1, 1, 1));
 }

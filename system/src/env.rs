@@ -25,3 +25,8 @@ pub const BACKUPS_TABLE_NAME: &str = "BACKUPS_TABLE_NAME";
 pub const BACKUP_WAIT_SECONDS: &str = "BACKUP_WAIT_SECONDS";
 /// The default: well inside API Gateway's 29 s integration timeout.
 pub const DEFAULT_BACKUP_WAIT_SECONDS: u64 = 20;
+/// The longest wait: API Gateway answers 504 after 29 s, and the answer needs time to leave.
+pub const MAX_BACKUP_WAIT_SECONDS: u64 = 25;
+/// The backup's scan pages, in bytes of items (optional; DynamoDB's own cap is 1 MB). Smaller
+/// pages hold less memory, larger ones take fewer requests: `scripts/bench` measures both.
+pub const BACKUP_PAGE_BYTES: &str = "BACKUP_PAGE_BYTES";

@@ -7,14 +7,18 @@ use lambda_http::{Body, Response};
 use serde_json::Value;
 use students::api::Responder;
 use students::backup::BackupWriter;
+use students::catalog::DynamoCatalog;
 use students::config::AllowedOrigin;
 use students::domain::{Email, Student};
-use students::handlers::{Backup, InsertStudent, ListStudents};
+use students::handlers::{Backup, BackupPorts, InsertStudent, ListStudents};
+use students::handoff::RecordingHandoff;
 use students::mail::SesMailer;
 use students::store::DynamoStore;
 
 pub const SENDER: &str = "registrar@school.example.com";
 pub const RECIPIENT: &str = "admin@school.example.com";
+
+pub type TestBackup = Backup<DynamoStore, SesMailer, DynamoCatalog, RecordingHandoff>;
 
 pub struct TestApp {
     pub emulator: Emulator,
@@ -22,6 +26,8 @@ pub struct TestApp {
     /// state dump, where sent mail is read back, fails once S3 holds a multipart object.
     pub mail: Emulator,
     pub table: String,
+    /// The catalog of backups.
+    pub backups: String,
     pub bucket: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
@@ -36,8 +42,9 @@ impl TestApp {
     pub async fn start(verified_sender: bool) -> Self {
         harness::logs();
         let (emulator, mail) = tokio::join!(Emulator::start(), Emulator::start());
-        let (table, bucket) = (unique("students"), unique("backups"));
+        let (table, backups, bucket) = (unique("students"), unique("catalog"), unique("backups"));
         let dynamodb = emulator.create_table(&table).await;
+        emulator.create_backups_table(&backups).await;
         let s3 = emulator.create_bucket(&bucket).await;
         if verified_sender {
             mail.verify_sender(SENDER).await;
@@ -45,7 +52,7 @@ impl TestApp {
         }
         let (sdk, mail_sdk) = (emulator.sdk_config().await, mail.sdk_config().await);
         let spool = tempfile::tempdir().expect("a temporary directory");
-        Self { emulator, mail, table, bucket, dynamodb, s3, spool, sdk, mail_sdk }
+        Self { emulator, mail, table, backups, bucket, dynamodb, s3, spool, sdk, mail_sdk }
     }
 
     pub fn store(&self) -> DynamoStore {
@@ -62,6 +69,7 @@ impl TestApp {
         env.push(("AWS_ENDPOINT_URL_SESV2", self.mail.endpoint.clone()));
         env.push((system::env::TABLE_NAME, self.table.clone()));
         env.push((system::env::S3_BUCKET_NAME, self.bucket.clone()));
+        env.push((system::env::BACKUPS_TABLE_NAME, self.backups.clone()));
         env
     }
 
@@ -84,14 +92,22 @@ impl TestApp {
         entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
     }
 
-    pub fn backup(&self, writer: BackupWriter) -> Backup<DynamoStore, SesMailer> {
-        Backup::new(
-            self.store(),
+    pub fn catalog(&self) -> DynamoCatalog {
+        DynamoCatalog::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.backups)
+    }
+
+    /// The backup function as its binary wires it, but for the hand-off: the test carries out
+    /// (or not) the runs `POST /backup` hands off.
+    pub fn backup(&self, writer: BackupWriter) -> TestBackup {
+        let ports = BackupPorts {
+            store: self.store(),
             writer,
-            self.mailer(),
-            Email::parse(RECIPIENT).unwrap(),
-            Responder::new(AllowedOrigin::any()),
-        )
+            mailer: self.mailer(),
+            recipient: Email::parse(RECIPIENT).unwrap(),
+            catalog: self.catalog(),
+            handoff: RecordingHandoff::default(),
+        };
+        Backup::new(ports, Responder::new(AllowedOrigin::any()))
     }
 
     /// Writes students straight into the table (25 per batch, as DynamoDB allows).

@@ -48,17 +48,38 @@ async fn insert_then_list_through_the_real_binaries() {
 }
 
 #[tokio::test]
-async fn the_backup_binary_answers_http_and_schedules() {
+async fn the_backup_binary_hands_off_runs_and_answers_http_and_schedules() {
     let app = TestApp::start(true).await;
     app.seed(&[crate::app::student(1)]).await;
     let runtime = FakeRuntime::start().await;
+    let lambda = runtime.lambda_endpoint();
     let _backup = runtime.spawn_function(
         "BackupDynamoDBAndSendEmail",
-        &env(&app, &[("SENDER_EMAIL", SENDER), ("RECIPIENT_EMAIL", RECIPIENT)]),
+        &env(
+            &app,
+            &[
+                ("SENDER_EMAIL", SENDER),
+                ("RECIPIENT_EMAIL", RECIPIENT),
+                ("BACKUP_WAIT_SECONDS", "0"),
+                ("AWS_ENDPOINT_URL_LAMBDA", &lambda),
+            ],
+        ),
     );
-    let (status, _, report) = proxy_body(runtime.invoke(proxy_event("POST", "/backup", &[], None)).await);
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(report["count"], 1);
+    // POST /backup answers at once and hands the backup to an asynchronous run of itself.
+    let (status, headers, accepted) = proxy_body(runtime.invoke(proxy_event("POST", "/backup", &[], None)).await);
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["backupId"].as_str().unwrap().to_owned();
+    assert_eq!(headers["location"], format!("/prod/backups/{id}"));
+    let handed = runtime.handed_off();
+    assert_eq!(handed, [("BackupDynamoDBAndSendEmail".to_owned(), json!({"backupRun": {"backupId": id}}))]);
+
+    // Lambda delivers that event to the function.
+    let Outcome::Response(ran) = runtime.invoke(handed[0].1.clone()).await else { panic!("the run failed") };
+    assert_eq!((ran["status"].as_str(), ran["count"].as_u64()), (Some("succeeded"), Some(1)), "{ran}");
+    let (status, _, view) = proxy_body(runtime.invoke(proxy_event("GET", &format!("/backups/{id}"), &[], None)).await);
+    assert_eq!(status, 200, "{view}");
+    assert_eq!((view["status"].as_str(), view["count"].as_u64()), (Some("succeeded"), Some(1)), "{view}");
+    assert!(view["downloadUrl"].as_str().unwrap().starts_with(&app.emulator.endpoint), "{view}");
 
     let schedule: Value =
         serde_json::from_str(include_str!("../../functions/BackupDynamoDBAndSendEmail/events/backup-scheduled.json"))

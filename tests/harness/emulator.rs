@@ -103,6 +103,28 @@ impl Emulator {
         client
     }
 
+    /// The catalog of backups, keyed as infra creates it.
+    pub async fn create_backups_table(&self, name: &str) -> aws_sdk_dynamodb::Client {
+        use system::backup::catalog::{PARTITION_KEY, SORT_KEY};
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        let text = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+        };
+        client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(PARTITION_KEY, KeyType::Hash))
+            .key_schema(key(SORT_KEY, KeyType::Range))
+            .attribute_definitions(text(PARTITION_KEY))
+            .attribute_definitions(text(SORT_KEY))
+            .send()
+            .await
+            .expect("create the backups table");
+        client
+    }
+
     pub async fn create_bucket(&self, name: &str) -> aws_sdk_s3::Client {
         let client = aws_sdk_s3::Client::new(&self.sdk_config().await);
         client.create_bucket().bucket(name).send().await.expect("create bucket");

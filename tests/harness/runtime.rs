@@ -29,6 +29,8 @@ struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     /// When a function first asked for an event: the end of its cold start.
     first_poll: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Asynchronous invocations asked of Lambda's Invoke API: (function name, event).
+    handed_off: std::sync::Mutex<Vec<(String, Value)>>,
 }
 
 /// A Runtime API on a free loopback port.
@@ -46,11 +48,13 @@ impl FakeRuntime {
             queue: Mutex::new(queue),
             waiting: Mutex::new(HashMap::new()),
             first_poll: std::sync::Mutex::new(None),
+            handed_off: std::sync::Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/2015-03-31/functions/{name}/invocations", post(invoke_async))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
@@ -80,6 +84,18 @@ impl FakeRuntime {
             .await
             .expect("the function answered within 60 s")
             .expect("the function answered")
+    }
+
+    /// Where a function's Lambda client reaches this runtime's Invoke API
+    /// (`AWS_ENDPOINT_URL_LAMBDA`), which takes asynchronous (`Event`) invocations only.
+    pub fn lambda_endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The asynchronous invocations asked for so far: (function name, event). Nothing runs
+    /// them: the test invokes each as Lambda would.
+    pub fn handed_off(&self) -> Vec<(String, Value)> {
+        self.shared.handed_off.lock().unwrap().clone()
     }
 
     /// Starts a function binary of this workspace against this runtime.
@@ -147,6 +163,21 @@ async fn next(State(shared): State<Arc<Shared>>) -> Result<(HeaderMap, String), 
         "arn:aws:lambda:us-east-1:123456789012:function:test".parse().unwrap(),
     );
     Ok((headers, event.to_string()))
+}
+
+/// Lambda's `Invoke` with `X-Amz-Invocation-Type: Event`: queued, answered 202 at once.
+async fn invoke_async(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    if headers.get("x-amz-invocation-type").and_then(|v| v.to_str().ok()) != Some("Event") {
+        return StatusCode::BAD_REQUEST;
+    }
+    let Ok(event) = serde_json::from_str(&body) else { return StatusCode::BAD_REQUEST };
+    shared.handed_off.lock().unwrap().push((name, event));
+    StatusCode::ACCEPTED
 }
 
 async fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {

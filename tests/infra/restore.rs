@@ -106,8 +106,9 @@ async fn backed_up(count: usize) -> (TestApp, Dynamo, students::backup::Manifest
     let before = table(&db).await;
     assert_eq!(before.len(), count);
     let started = Instant::now();
+    let now = time::OffsetDateTime::now_utc();
     let manifest = students::backup::BackupWriter::new(aws_sdk_s3::Client::new(&app.sdk), BUCKET, TABLE)
-        .write(&students::store::DynamoStore::new(db.clone(), TABLE), time::OffsetDateTime::now_utc())
+        .write(&students::store::DynamoStore::new(db.clone(), TABLE), &students::backup::new_backup_id(now), now)
         .await
         .expect("the backup is written");
     eprintln!("backed up {} students ({} bytes) in {:?}", manifest.count, manifest.bytes, started.elapsed());

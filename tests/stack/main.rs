@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod backups;
 mod lambda_api;
 mod limits;
 mod load;

@@ -34,6 +34,13 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("student {0} already exists")]
     AlreadyExists(String),
+    #[error("backupId is not a backup id: expected backup-YYYYMMDD-HHMMSS- and 8 lowercase hex digits")]
+    InvalidBackupId,
+    #[error("backup {0} not found")]
+    BackupNotFound(String),
+    /// A backup that ended in failure; `message` is what its catalog entry says.
+    #[error("{message}")]
+    BackupFailed { message: String, retryable: bool },
     #[error("{0} is unavailable, try again in a moment")]
     Unavailable(&'static str),
     #[error("internal error")]
@@ -44,7 +51,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Body(BodyError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Body(_) | Self::Invalid(_) | Self::Limit(_) | Self::Cursor(_) => StatusCode::BAD_REQUEST,
+            Self::Body(_) | Self::Invalid(_) | Self::Limit(_) | Self::Cursor(_) | Self::InvalidBackupId => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::BackupNotFound(_) => StatusCode::NOT_FOUND,
+            Self::BackupFailed { retryable: true, .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BackupFailed { retryable: false, .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists(_) => StatusCode::CONFLICT,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Mutex;
 
-use super::{Page, Segment, StoreError, StudentStore};
+use super::{Page, Segment, StoreError, StudentStore, TableSize};
 use crate::domain::{NewStudent, PageCursor, Student};
 
 /// An in-memory table with the same semantics: conditional insert, ordered pages, segments.
@@ -52,5 +52,11 @@ impl StudentStore for MemoryStore {
         let students: Vec<Student> = range.filter(|(k, _)| in_segment(k)).take(limit).map(|(_, s)| s.clone()).collect();
         let next = (students.len() == limit).then(|| PageCursor::after(students[limit - 1].studentid.clone()));
         Ok(Page { students, next })
+    }
+
+    async fn size(&self) -> Result<TableSize, StoreError> {
+        let map = self.students.lock().unwrap();
+        let bytes = map.values().map(|s| serde_json::to_vec(s).expect("plain data").len() as u64).sum();
+        Ok(TableSize { items: map.len() as u64, bytes })
     }
 }

@@ -31,6 +31,14 @@ pub struct Segment {
     pub total: i32,
 }
 
+/// How big the table is, as DynamoDB last measured it (about every six hours; a new table
+/// reads zero for a while).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableSize {
+    pub items: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("student {0} already exists")]
@@ -52,6 +60,9 @@ pub trait StudentStore: Send + Sync {
         limit: Option<u16>,
         segment: Option<Segment>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// The table's size, to plan a scan of all of it.
+    fn size(&self) -> impl Future<Output = Result<TableSize, StoreError>> + Send;
 }
 
 /// The service as errors name it (`DynamoDB Scan failed`).
@@ -117,6 +128,28 @@ impl StudentStore for DynamoStore {
         let students = output.items.unwrap_or_default().into_iter().map(from_item).collect();
         Ok(Page { students, next })
     }
+
+    async fn size(&self) -> Result<TableSize, StoreError> {
+        self.describe().await
+    }
+}
+
+impl DynamoStore {
+    async fn describe(&self) -> Result<TableSize, StoreError> {
+        let output = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::new(SERVICE, "DescribeTable", e))?;
+        let table = output.table();
+        let count = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        Ok(TableSize {
+            items: count(table.and_then(|t| t.item_count())),
+            bytes: count(table.and_then(|t| t.table_size_bytes())),
+        })
+    }
 }
 
 /// Items written by other tools may lack an attribute or store it as a number; they are
@@ -144,5 +177,9 @@ impl<T: StudentStore> StudentStore for &T {
         segment: Option<Segment>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send {
         (**self).page(after, limit, segment)
+    }
+
+    fn size(&self) -> impl Future<Output = Result<TableSize, StoreError>> + Send {
+        (**self).size()
     }
 }

@@ -82,12 +82,10 @@ impl Args {
     }
 }
 
-/// API Gateway ends every request at 29 s with a 504; the backup function must answer before,
-/// so its wait leaves it a few seconds.
-pub const MAX_BACKUP_WAIT_SECONDS: u64 = 25;
-
-/// A whole number of seconds, at most [`MAX_BACKUP_WAIT_SECONDS`].
+/// A whole number of seconds, at most [`system::env::MAX_BACKUP_WAIT_SECONDS`] (API Gateway ends every
+/// request at 29 s with a 504; the backup function must answer before).
 pub fn backup_wait(raw: &str) -> std::result::Result<u64, String> {
+    use system::env::MAX_BACKUP_WAIT_SECONDS;
     raw.parse::<u64>().ok().filter(|s| *s <= MAX_BACKUP_WAIT_SECONDS).ok_or_else(|| {
         format!("a whole number of seconds from 0 to {MAX_BACKUP_WAIT_SECONDS} (API Gateway answers 504 after 29 s)")
     })

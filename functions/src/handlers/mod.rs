@@ -1,16 +1,18 @@
 //! The three functions as plain async methods over the ports, so they run the same in
-//! Lambda, under `cargo lambda watch`, and in tests.
+//! Lambda, under `cargo lambda watch`, and in tests. The backup function's are in [`backup`].
+
+mod backup;
+
+pub use backup::{Backup, BackupPorts, BackupReport, RunError};
 
 use http::header::{CONTENT_TYPE, HeaderValue, LINK};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::api::{ApiError, Responder, read_student};
-use crate::backup::{BackupError, BackupRecord, BackupWriter, DOWNLOAD_LINK_LIFETIME};
-use crate::domain::{Email, NewStudent, PageCursor, PageLimit, Student};
+use crate::domain::{NewStudent, PageCursor, PageLimit, Student};
 use crate::mail::{self, Mailer};
 use crate::store::{StoreError, StudentStore};
 
@@ -20,7 +22,7 @@ pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 /// The clock, injectable so tests can pin "today".
 pub type Clock = fn() -> OffsetDateTime;
 
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::AlreadyExists(id) => ApiError::AlreadyExists(id),
         StoreError::Aws(ref aws) => {
@@ -30,7 +32,7 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn require_method(request: &Request, method: Method) -> Result<(), ApiError> {
+pub(crate) fn require_method(request: &Request, method: Method) -> Result<(), ApiError> {
     if request.method() == method { Ok(()) } else { Err(ApiError::MethodNotAllowed(request.method().to_string())) }
 }
 
@@ -68,7 +70,11 @@ impl<S: StudentStore> ListStudents<S> {
     }
 }
 
-fn add_next_page_headers(response: &mut Response<Body>, request: &Request, (limit, cursor): &(PageLimit, PageCursor)) {
+pub(crate) fn add_next_page_headers(
+    response: &mut Response<Body>,
+    request: &Request,
+    (limit, cursor): &(PageLimit, PageCursor),
+) {
     let cursor = cursor.encode();
     // The request's path includes the stage (`/prod/students`), so the link works as is.
     let link = format!("<{}?limit={}&cursor={cursor}>; rel=\"next\"", request.uri().path(), limit.get());
@@ -140,96 +146,5 @@ fn require_json(request: &Request) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType)
-    }
-}
-
-/// The answer to a backup: the backup as the notice tells it, and whether the notice went.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackupReport {
-    #[serde(flatten)]
-    pub backup: BackupRecord,
-    pub email_sent: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
-}
-
-/// `POST /backup` and the daily schedule — `BackupDynamoDBAndSendEmail`.
-pub struct Backup<S, M> {
-    store: S,
-    writer: BackupWriter,
-    mailer: M,
-    recipient: Email,
-    respond: Responder,
-    clock: Clock,
-}
-
-impl<S: StudentStore, M: Mailer> Backup<S, M> {
-    pub fn new(store: S, writer: BackupWriter, mailer: M, recipient: Email, respond: Responder) -> Self {
-        Self { store, writer, mailer, recipient, respond, clock: OffsetDateTime::now_utc }
-    }
-
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        let result = match require_method(&request, Method::POST) {
-            Ok(()) => self.run().await,
-            Err(e) => Err(e),
-        };
-        self.respond.result(StatusCode::OK, result)
-    }
-
-    pub fn responder(&self) -> &Responder {
-        &self.respond
-    }
-
-    /// Backs up the table and emails the link. Only a written backup is announced.
-    pub async fn run(&self) -> Result<BackupReport, ApiError> {
-        let now = (self.clock)();
-        let manifest = self.writer.write(&self.store, now).await.map_err(backup_error)?;
-        tracing::info!(key = manifest.key, count = manifest.count, bytes = manifest.bytes, "backup written");
-        let download_url = self.writer.download_link(&manifest.key).await.map_err(backup_error)?;
-        let expires_at = (now + DOWNLOAD_LINK_LIFETIME).format(&Rfc3339).expect("RFC 3339 formats any UTC time");
-        let backup = BackupRecord::new(manifest, download_url, expires_at);
-        let warning = match self.mailer.send(mail::backup_notice(&self.recipient, &backup)).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(key = backup.key, error = ?e, "backup notice not sent");
-                Some(format!("backup notice not sent: {e}"))
-            }
-        };
-        Ok(BackupReport { backup, email_sent: warning.is_none(), warning })
-    }
-}
-
-fn backup_error(e: BackupError) -> ApiError {
-    tracing::error!(error = ?e, "backup failed");
-    let service = match e {
-        BackupError::Read(_) => "the database",
-        BackupError::Write(_) | BackupError::Spool(_) => "backup storage",
-    };
-    ApiError::from_failure(e.failure(), service)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_backup_report_is_the_record_flattened_then_the_mail_outcome() {
-        let backup = BackupRecord {
-            bucket: "b".into(),
-            key: "backups/k.json".into(),
-            count: 3,
-            bytes: 120,
-            sha256: "ab".into(),
-            download_url: "https://d/k".into(),
-            expires_at: "2025-07-06T10:08:07Z".into(),
-        };
-        let sent = BackupReport { backup: backup.clone(), email_sent: true, warning: None };
-        assert_eq!(
-            serde_json::to_string(&sent).unwrap(),
-            r#"{"bucket":"b","key":"backups/k.json","count":3,"bytes":120,"sha256":"ab","downloadUrl":"https://d/k","expiresAt":"2025-07-06T10:08:07Z","emailSent":true}"#
-        );
-        let unsent = BackupReport { backup, email_sent: false, warning: Some("w".into()) };
-        assert!(serde_json::to_string(&unsent).unwrap().ends_with(r#""emailSent":false,"warning":"w"}"#));
     }
 }

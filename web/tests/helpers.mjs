@@ -80,7 +80,7 @@ export const PHONE = { width: 390, height: 844 };
  * A new browser context (empty storage: every test starts as a first visit) and page, with
  * console watching (see watchConsole) and a record of Content-Security-Policy violations.
  */
-export async function openPage(browser, { viewport = DESKTOP, allow = [], ignore = null, label = '', isMobile = false, locale, timezoneId } = {}) {
+export async function openPage(browser, { viewport = DESKTOP, allow = [], label = '', isMobile = false, locale, timezoneId } = {}) {
   const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: 1, locale, timezoneId });
   await context.addInitScript(() => {
     window.__cspViolations = [];
@@ -90,7 +90,7 @@ export async function openPage(browser, { viewport = DESKTOP, allow = [], ignore
   });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
-  const problems = watchConsole(page, { allow, ignore, label });
+  const problems = watchConsole(page, { allow, label });
   return { context, page, problems };
 }
 
@@ -104,18 +104,16 @@ const STATUS_LINE = /status of (\d{3})/;
 
 /**
  * Records console errors and page errors. `allow` lists HTTP statuses (e.g. 403) whose
- * "Failed to load resource" messages are expected, and 'net' for refused connections;
- * `ignore(url, status)` may pass over a failed resource by its URL too.
+ * "Failed to load resource" messages are expected, and 'net' for refused connections.
  * Returns the list of unexpected problems, kept up to date.
  */
-export function watchConsole(page, { allow = [], ignore = null, label = '' } = {}) {
+export function watchConsole(page, { allow = [], label = '' } = {}) {
   const problems = [];
   page.on('console', (message) => {
     if (message.type() !== 'error' && message.type() !== 'warning') return;
     const text = message.text();
     const status = STATUS_LINE.exec(text);
     if (status && allow.includes(Number(status[1]))) return;
-    if (status && ignore && ignore(message.location()?.url ?? '', Number(status[1]))) return;
     if (allow.includes('net') && /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|ADDRESS_UNREACHABLE|UNSAFE_PORT|FAILED)/.test(text)) return;
     if (message.type() === 'warning') {
       // Warnings are not failures, except a Content-Security-Policy report.

@@ -49,12 +49,24 @@ struct Args {
     schedule_refresh_ms: u64,
 }
 
+/// `RUST_LOG` (default info) on stdout, except what would show a key: the SDK's TRACE prints
+/// GetApiKeys' answer, every key's value included, and no directive turns it back on
+/// ([`system::logging`]).
+fn init_logging() {
+    use tracing_subscriber::filter::{EnvFilter, FilterExt, FilterFn};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt, registry};
+    let asked = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = asked.and(FilterFn::new(|meta| {
+        *meta.level() != tracing::Level::TRACE || !system::logging::trace_prints_bodies(meta.target())
+    }));
+    registry().with(fmt::layer().with_target(false).with_filter(filter)).init();
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_target(false)
-        .init();
+    init_logging();
     let args = Args::parse();
     // The control plane: the emulator, from the standard AWS environment (AWS_ENDPOINT_URL).
     let timeouts = aws_config::timeout::TimeoutConfig::builder()

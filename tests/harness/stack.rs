@@ -85,6 +85,12 @@ impl LocalStack {
         serde_json::from_str(&std::fs::read_to_string(self.dir.join("outputs.json")).unwrap()).unwrap()
     }
 
+    /// Stops the stack as Ctrl-C would (it saves its data on the way out); dropping it
+    /// afterwards only removes its folder.
+    pub fn stop(&self) {
+        stop(&self.dir);
+    }
+
     pub fn mail(&self) -> crate::Emulator {
         crate::Emulator::attach(&self.env["AWS_ENDPOINT_URL_SESV2"])
     }

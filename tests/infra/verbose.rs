@@ -1,5 +1,6 @@
 //! `infra -v`: the AWS SDK's calls on stderr, one line each, and never a secret — though the
-//! key's value comes back from CreateApiKey, GetApiKeys(includeValues) and GetSecretValue.
+//! key's value comes back from CreateApiKey, GetApiKeys(includeValues) and GetSecretValue; nor
+//! under `RUST_LOG=trace`.
 
 use crate::app::{RECIPIENT, Run, SENDER, TestApp};
 
@@ -46,6 +47,19 @@ async fn verbose_runs_show_each_sdk_call_and_no_secret() {
     let added = app.run_with(&["-vv", "keys", "add", "mobile-app"], &env).await;
     let generated = app.key("mobile-app").await.value().unwrap().to_owned();
     assert_no_secret("-vv keys add", &added, &[KEY_VALUE, SECRET_ACCESS_KEY, &generated]);
+
+    // RUST_LOG=trace, even naming the SDK's orchestrator: its requests and responses (the
+    // secret's value in GetSecretValue and PutSecretValue, the key's in GetApiKeys) stay out.
+    let mut traced = env.to_vec();
+    traced.push(("RUST_LOG", "trace,aws_smithy_runtime=trace"));
+    let rotated = app.run_with(&["deploy", "--code", "stub", "--api-key-value", KEY_VALUE], &traced).await;
+    assert_no_secret("RUST_LOG=trace deploy", &rotated, &secrets);
+    assert!(rotated.stderr.contains("TRACE") && rotated.stderr.contains("GetSecretValue"), "{}", rotated.stderr);
+    let listed = app.run_with(&["keys", "list"], &traced).await;
+    assert_no_secret("RUST_LOG=trace keys list", &listed, &[KEY_VALUE, SECRET_ACCESS_KEY, &generated]);
+    let second = app.run_with(&["keys", "add", "kiosk"], &traced).await;
+    let kiosk = app.key("kiosk").await.value().unwrap().to_owned();
+    assert_no_secret("RUST_LOG=trace keys add", &second, &[KEY_VALUE, SECRET_ACCESS_KEY, &kiosk]);
 
     // Asked for, it is shown.
     let shown = app.run_with(&["-v", "deploy", "--code", "stub", "--show-key"], &env).await;

@@ -9,4 +9,5 @@ mod limits;
 mod load;
 mod outage;
 mod schedule;
+mod secrets;
 mod shell;

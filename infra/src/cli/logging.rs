@@ -4,12 +4,13 @@
 //! Every SDK operation runs in a `debug` span named `<Service>.<Operation>` (target
 //! `aws_sdk_<service>::operation::<operation>`); printed when it closes, that is one line per
 //! call with its duration. The SDK's `trace` level logs requests and responses, bodies (API
-//! key values, secrets) included, so `-v` never reaches it; only an explicit `RUST_LOG` can.
+//! key values, secrets) included: `-v` never reaches it, and those events are dropped under any
+//! `RUST_LOG` too ([`system::logging`]), so no level shows a key or a secret.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::{FilterFn, LevelFilter};
+use tracing_subscriber::filter::{FilterExt, FilterFn, LevelFilter};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -25,6 +26,11 @@ fn calls(meta: &tracing::Metadata<'_>) -> bool {
     (meta.is_span() && meta.target().starts_with("aws_sdk_")) || LevelFilter::WARN >= *meta.level()
 }
 
+/// Drops the SDK's TRACE events that print request and response bodies.
+fn shows_no_body(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() != tracing::Level::TRACE || !system::logging::trace_prints_bodies(meta.target())
+}
+
 /// Installs the subscriber for `verbose` (the count of `-v`), unless `RUST_LOG` says otherwise.
 pub fn init(verbose: u8) {
     let stderr = fmt::layer()
@@ -32,7 +38,9 @@ pub fn init(verbose: u8) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_span_events(FmtSpan::CLOSE);
     let layer = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => stderr.with_filter(EnvFilter::new(directives)).boxed(),
+        Ok(directives) if !directives.is_empty() => {
+            stderr.with_filter(EnvFilter::new(directives).and(FilterFn::new(shows_no_body))).boxed()
+        }
         _ => match verbose {
             0 => return,
             1 => stderr.with_filter(FilterFn::new(calls)).boxed(),

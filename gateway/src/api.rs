@@ -1,15 +1,17 @@
 //! The API as deployed: `/{stage}/{path...}`, any method. Its routes come from the control
 //! plane at run time, so it is the router's fallback rather than routes of its own.
 //!
-//! A request goes through API Gateway's steps in API Gateway's order — the body's size
-//! (413), the route (403 Missing Authentication Token), the key and its usage plan (403, 429),
+//! A request goes through API Gateway's steps in API Gateway's order — the announced body
+//! size (413), the route (403 Missing Authentication Token), the key and its usage plan (403,
+//! 429), all from the request's head; then the body (413, 408 when it is not sent in time);
 //! the integration (MOCK, Lambda proxy) — and the first step that refuses it says why with a
 //! [`GatewayError`], which [`handle`] turns into the gateway response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::{Body, Bytes, to_bytes};
+use axum::body::{Body, Bytes, HttpBody as _, to_bytes};
 use axum::extract::{ConnectInfo, Extension, State};
 use axum::response::Response;
 use http::header::CONTENT_LENGTH;
@@ -48,34 +50,68 @@ async fn serve<C: Clock>(
     request: Request<Body>,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body).await?;
-    let route = resolve(snapshot, &parts.method, parts.uri.path())?;
-    let key = authorize(&gw.limiter, snapshot, &route, &parts.headers)?;
+    // Everything that can refuse a request from its head does so before a body byte is read:
+    // a client without a key cannot make the gateway hold, or even wait for, its upload.
+    let admitted = check_size(&parts.headers)
+        .and_then(|()| resolve(snapshot, &parts.method, parts.uri.path()))
+        .and_then(|route| Ok((authorize(&gw.limiter, snapshot, &route, &parts.headers)?, route)));
+    let (key, route) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            discard(body);
+            return Err(refused);
+        }
+    };
+    let body = read_body(body, gw.body_timeout).await?;
     integrate(gw, snapshot, &route, key, ids, &Inbound { parts, body, peer }).await
 }
 
-/// The whole body, within API Gateway's limit (else 413).
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, GatewayError> {
+/// A body announced over API Gateway's limit is refused from the headers (413).
+fn check_size(headers: &HeaderMap) -> Result<(), GatewayError> {
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
-        drain(body).await;
-        return Err(GatewayError::RequestTooLarge);
+    match declared {
+        Some(n) if n > MAX_REQUEST_BYTES => Err(GatewayError::RequestTooLarge),
+        _ => Ok(()),
     }
-    to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| GatewayError::RequestTooLarge)
 }
 
-/// Reads and drops a refused body (up to twice the limit), so the client that is still
-/// sending it receives the 413 instead of a broken connection.
-async fn drain(body: Body) {
-    use futures::StreamExt as _;
-    let mut body = body.into_data_stream();
-    let mut read = 0usize;
-    while read <= 2 * MAX_REQUEST_BYTES {
-        match body.next().await {
-            Some(Ok(chunk)) => read += chunk.len(),
-            _ => return,
-        }
+/// The whole body, within API Gateway's limit (else 413) and within `timeout` (else 408).
+async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, GatewayError> {
+    match tokio::time::timeout(timeout, to_bytes(body, MAX_REQUEST_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // Over the limit as it streamed (no Content-Length, or a false one); what is left is
+        // not read.
+        Ok(Err(_)) => Err(GatewayError::RequestTooLarge),
+        Err(_) => Err(GatewayError::RequestTimeout),
     }
+}
+
+/// How much of a refused body is read and dropped, and for how long, after the answer has
+/// gone out: enough that a client still sending it reads the answer rather than a reset
+/// connection, bounded so that it costs no memory and ties the connection up briefly.
+const DRAIN_BYTES: usize = 2 * MAX_REQUEST_BYTES;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and drops a refused body in the background, within [`DRAIN_BYTES`] and
+/// [`DRAIN_TIME`]; then the connection closes (hyper closes one whose body was not read).
+fn discard(body: Body) {
+    use futures::StreamExt as _;
+    if body.is_end_stream() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut body = body.into_data_stream();
+        let mut read = 0usize;
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            while read <= DRAIN_BYTES {
+                match body.next().await {
+                    Some(Ok(chunk)) => read += chunk.len(),
+                    _ => return,
+                }
+            }
+        })
+        .await;
+    });
 }
 
 /// Where a request goes: the method a stage's deployment serves at a path.

@@ -6,6 +6,7 @@
 //! runs in the background) and runs the EventBridge rules' schedules.
 
 pub mod api;
+pub mod connections;
 pub mod control;
 pub mod lambda;
 pub mod limits;

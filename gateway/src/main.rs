@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use clap::Parser;
+use local_gateway::connections::{self, ConnectionLimits};
 use local_gateway::control::{self, ApiSelector, ControlPlane};
 use local_gateway::limits::SystemClock;
 use local_gateway::model::Snapshot;
 use local_gateway::schedule::{self, Rules};
-use local_gateway::server::{self, Config, Gateway};
+use local_gateway::server::{Config, Gateway};
 
 #[derive(Parser)]
 #[command(version, about = "A local API Gateway (REST) for the API deployed in the AWS emulator")]
@@ -41,6 +42,16 @@ struct Args {
     /// more is refused (429).
     #[arg(long, default_value_t = 16)]
     max_background: usize,
+    /// A connection that has not sent a whole request head within this is closed (a new one,
+    /// or a kept-alive one between requests).
+    #[arg(long, default_value_t = connections::HEADER_READ_TIMEOUT_SECS)]
+    header_read_timeout_secs: u64,
+    /// From a request's admission to its body's last byte (else 408).
+    #[arg(long, default_value_t = connections::BODY_TIMEOUT_SECS)]
+    body_timeout_secs: u64,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = connections::MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Do not run the EventBridge rules' schedules.
     #[arg(long)]
     no_schedules: bool,
@@ -88,6 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_in_flight: args.max_in_flight,
         function_timeout: Duration::from_secs(args.function_timeout_secs),
         max_background: args.max_background,
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
     };
     let gateway = Gateway::new(shared, SystemClock::default(), config);
     if !args.no_schedules {
@@ -105,6 +117,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = term.recv() => {}
         }
     };
-    server::serve(gateway.router(), listener, shutdown).await?;
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        max_connections: args.max_connections,
+        ..ConnectionLimits::default()
+    };
+    connections::serve(gateway.router(), listener, limits, shutdown).await?;
     Ok(())
 }

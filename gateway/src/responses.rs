@@ -21,6 +21,9 @@ pub enum GatewayError {
     Throttled,
     QuotaExceeded,
     RequestTooLarge,
+    /// The body did not arrive within the gateway's body timeout (the local gateway's own
+    /// answer; API Gateway documents none, so it has no response type of its own).
+    RequestTimeout,
     BadGateway,
     IntegrationTimeout,
     /// A method whose integration this gateway cannot serve.
@@ -53,6 +56,9 @@ impl GatewayError {
             }
             Self::RequestTooLarge => {
                 ("REQUEST_TOO_LARGE", StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException")
+            }
+            Self::RequestTimeout => {
+                ("DEFAULT_4XX", StatusCode::REQUEST_TIMEOUT, "Request Timeout", "RequestTimeoutException")
             }
             Self::BadGateway => {
                 ("BAD_GATEWAY", StatusCode::BAD_GATEWAY, "Internal server error", "InternalServerErrorException")

@@ -2,7 +2,6 @@
 //! routes (health, GetUsage) and Lambda's Invoke API are declared here; the API's come from the
 //! control plane and are served by [`crate::api`] as the fallback.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
+use crate::connections::ConnectionLimits;
 use crate::control::Shared;
 use crate::lambda::{Background, Endpoint, InvokeApi, Lambda};
 use crate::limits::{Clock, Limiter};
@@ -31,6 +31,8 @@ pub struct Config {
     pub function_timeout: Duration,
     /// Asynchronous invocations running at once (the Invoke API's and the schedules').
     pub max_background: usize,
+    /// From a request's admission (its head passed every check) to its body's last byte.
+    pub body_timeout: Duration,
 }
 
 pub struct Gateway<C: Clock> {
@@ -39,6 +41,7 @@ pub struct Gateway<C: Clock> {
     pub(crate) lambda: Lambda,
     invoke: InvokeApi,
     background: Arc<Background>,
+    pub(crate) body_timeout: Duration,
 }
 
 impl<C: Clock + 'static> Gateway<C> {
@@ -47,7 +50,8 @@ impl<C: Clock + 'static> Gateway<C> {
         let lambda = Lambda::new(endpoint.clone(), config.integration_timeout, config.max_in_flight);
         let background = Arc::new(Background::new(endpoint.clone(), config.max_background, config.function_timeout));
         let invoke = InvokeApi::new(endpoint, config.max_in_flight, config.function_timeout, background.clone());
-        Arc::new(Self { snapshot, limiter: Limiter::new(clock), lambda, invoke, background })
+        let body_timeout = config.body_timeout;
+        Arc::new(Self { snapshot, limiter: Limiter::new(clock), lambda, invoke, background, body_timeout })
     }
 
     /// Where asynchronous invocations run (the schedules start theirs there too).
@@ -112,15 +116,13 @@ async fn invoke<C: Clock + 'static>(
     gw.invoke.handle(&function, &headers, body).await
 }
 
-/// Serves on `listener` until `shutdown` resolves.
+/// Serves on `listener` until `shutdown` resolves, within the default [`ConnectionLimits`].
 pub async fn serve(
     router: axum::Router,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::connections::serve(router, listener, ConnectionLimits::default(), shutdown).await
 }
 
 #[cfg(test)]
@@ -200,6 +202,7 @@ mod tests {
             max_in_flight: 4,
             function_timeout: Duration::from_secs(5),
             max_background: 4,
+            body_timeout: Duration::from_secs(5),
         };
         let gateway = Gateway::new(Arc::new(RwLock::new(Arc::new(snapshot))), SystemClock::default(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

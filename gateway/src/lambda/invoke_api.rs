@@ -239,6 +239,7 @@ mod tests {
             max_in_flight: 4,
             function_timeout,
             max_background,
+            body_timeout: Duration::from_secs(5),
         };
         let gw = Gateway::new(Arc::new(RwLock::new(Arc::new(Snapshot::default()))), SystemClock::default(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

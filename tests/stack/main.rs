@@ -11,3 +11,4 @@ mod outage;
 mod schedule;
 mod secrets;
 mod shell;
+mod slow_clients;

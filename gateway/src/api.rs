@@ -93,7 +93,8 @@ const DRAIN_BYTES: usize = 2 * MAX_REQUEST_BYTES;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Reads and drops a refused body in the background, within [`DRAIN_BYTES`] and
-/// [`DRAIN_TIME`]; then the connection closes (hyper closes one whose body was not read).
+/// [`DRAIN_TIME`]; a body longer or slower than that closes its connection (hyper closes one
+/// whose body was not read to its end).
 fn discard(body: Body) {
     use futures::StreamExt as _;
     if body.is_end_stream() {

@@ -133,3 +133,38 @@ async fn an_unreachable_database_is_a_5xx_within_the_timeouts() {
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn at_trace_the_function_logs_neither_the_event_nor_its_key() {
+    let app = TestApp::start(true).await;
+    let key = "key-that-must-not-be-logged-7Qm2Vx9Lp4";
+    let mut event = proxy_event("GET", "/students", &[], None);
+    event["headers"]["x-api-key"] = json!(key);
+    event["multiValueHeaders"]["x-api-key"] = json!([key]);
+    event["requestContext"]["identity"]["apiKey"] = json!(key);
+    // Lambda's own level control in JSON, and RUST_LOG naming the runtime outright.
+    let levels: [&[(&'static str, &str)]; 2] = [
+        &[("AWS_LAMBDA_LOG_LEVEL", "TRACE"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+        &[("RUST_LOG", "trace,lambda_runtime=trace,lambda_runtime_api_client=trace,aws_smithy_runtime=trace")],
+    ];
+    for level in levels {
+        let runtime = FakeRuntime::start().await;
+        let mut command = runtime.function_command("getStudentData", &env(&app, level));
+        command.stdout(std::process::Stdio::piped());
+        let mut function = command.spawn().unwrap();
+        // Read as it comes: a full pipe would stop the function.
+        let mut stdout = function.stdout.take().unwrap();
+        let reader = tokio::spawn(async move {
+            let mut logged = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut stdout, &mut logged).await.unwrap();
+            String::from_utf8_lossy(&logged).into_owned()
+        });
+        let (status, _, _) = proxy_body(runtime.invoke(event.clone()).await);
+        assert_eq!(status, 200);
+        function.kill().await.unwrap();
+        let logged = reader.await.unwrap();
+        assert!(logged.contains("TRACE"), "{level:?}: nothing at TRACE was logged:\n{logged}");
+        assert!(!logged.contains(key), "{level:?}: the key was logged:\n{logged}");
+        assert!(!logged.contains("raw JSON event"), "{level:?}: the event was logged");
+    }
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::IntegrationType;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::Value;
 
 use crate::model::{
@@ -28,8 +29,10 @@ pub enum ControlError {
     Call(&'static str, String),
 }
 
-fn call<E: std::fmt::Debug>(op: &'static str) -> impl FnOnce(E) -> ControlError {
-    move |e| ControlError::Call(op, format!("{e:?}").chars().take(300).collect())
+/// The error and its causes, not its Debug form: an SDK error's Debug carries the raw
+/// response, and GetApiKeys' holds every key's value.
+fn call<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> ControlError {
+    move |e| ControlError::Call(op, DisplayErrorContext(&e).to_string().chars().take(300).collect())
 }
 
 /// Which API to serve.

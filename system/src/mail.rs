@@ -104,7 +104,8 @@ mod tests {
         let d = StudentEmailDomains::parse("school.example.com").unwrap();
         assert!(d.allows("school.example.com"));
         assert!(d.allows("SCHOOL.Example.COM"));
-        for other in ["pupils.school.example.com", "example.com", "school.example.com.evil.test", "evilschool.example.com"]
+        for other in
+            ["pupils.school.example.com", "example.com", "school.example.com.evil.test", "evilschool.example.com"]
         {
             assert!(!d.allows(other), "{other}");
         }
@@ -113,7 +114,9 @@ mod tests {
 
     #[test]
     fn what_is_not_a_domain_is_named() {
-        for bad in ["localhost", "a@school.example.com", "*.example.com", "-a.example.com", "a..example.com", "bücher.example"] {
+        for bad in
+            ["localhost", "a@school.example.com", "*.example.com", "-a.example.com", "a..example.com", "bücher.example"]
+        {
             let err = StudentEmailDomains::parse(&format!("ok.example.com,{bad}")).unwrap_err();
             assert!(err.starts_with(&format!("{bad:?} is not a domain name")), "{err}");
         }

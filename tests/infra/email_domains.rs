@@ -31,7 +31,14 @@ async fn deploy_sets_the_domains_confirmations_may_go_to() {
     assert_eq!(deployed(&app).await, [None, None, None]);
 
     let plan = app
-        .run(&["deploy", "--plan", "--code", "stub", "--student-email-domains", "School.example.com, pupils.example.org"])
+        .run(&[
+            "deploy",
+            "--plan",
+            "--code",
+            "stub",
+            "--student-email-domains",
+            "School.example.com, pupils.example.org",
+        ])
         .await;
     assert_eq!(plan.code, Some(2), "{}{}", plan.stdout, plan.stderr);
     assert!(
@@ -75,7 +82,8 @@ async fn deploy_sets_the_domains_confirmations_may_go_to() {
     // The same list again is unchanged; a malformed one is refused before anything is read.
     let again = app.run(&["deploy", "--plan", "--code", "stub", "--student-email-domains", list.as_str()]).await;
     assert_eq!(again.code, Some(0), "{}{}", again.stdout, again.stderr);
-    let bad = app.run(&["deploy", "--code", "stub", "--student-email-domains", "school.example.com,*.example.org"]).await;
+    let bad =
+        app.run(&["deploy", "--code", "stub", "--student-email-domains", "school.example.com,*.example.org"]).await;
     assert_eq!(bad.code, Some(2), "clap's usage error: {}{}", bad.stdout, bad.stderr);
     assert!(bad.stderr.contains("\"*.example.org\" is not a domain name"), "{}", bad.stderr);
     assert_eq!(deployed(&app).await[1], Some(list), "the refused list changed nothing");

@@ -20,7 +20,9 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config(config.common.timeouts).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.common.table_name);
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.sender);
-    let app: &'static _ =
-        Box::leak(Box::new(InsertStudent::new(store, mailer, Responder::new(config.common.allowed_origin))));
+    let app: &'static _ = Box::leak(Box::new(
+        InsertStudent::new(store, mailer, Responder::new(config.common.allowed_origin))
+            .with_mail_domains(config.student_email_domains),
+    ));
     run(service_fn(move |request: Request| async move { Ok::<_, Infallible>(app.handle(request).await) })).await
 }

@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod env;
+pub mod mail;
 pub mod names;
 pub mod outputs;
 pub mod student;

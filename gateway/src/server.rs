@@ -143,7 +143,14 @@ mod tests {
 
     fn plan(id: &str, key: &str, throttle: Option<Throttle>, quota: Option<Quota>) -> UsagePlan {
         let stages = vec![("api1".to_owned(), "prod".to_owned())];
-        UsagePlan { id: id.to_owned(), throttle, quota, stages, key_ids: HashSet::from([key.to_owned()]) }
+        UsagePlan {
+            id: id.to_owned(),
+            throttle,
+            quota,
+            stages,
+            key_ids: HashSet::from([key.to_owned()]),
+            ..Default::default()
+        }
     }
 
     /// `prod` serves GET /students (a key, a function nobody serves), its MOCK preflight, and
@@ -169,8 +176,8 @@ mod tests {
             segments: vec!["legacy".into()],
             methods: HashMap::from([("GET".into(), method("/legacy", false, Integration::Unsupported("HTTP".into())))]),
         };
-        let table = Arc::new(RouteTable { resources: vec![students, legacy] });
-        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled };
+        let table = Arc::new(RouteTable { resources: vec![students, legacy], ..Default::default() });
+        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled, ..Default::default() };
         let cors =
             GatewayResponseConfig { status: None, headers: vec![("Access-Control-Allow-Origin".into(), "*".into())] };
         // No refill within a test.
@@ -189,6 +196,7 @@ mod tests {
                 plan("p2", "k2", None, Some(Quota { limit: 1, period: Period::Day })),
             ],
             gateway_responses: HashMap::from([("DEFAULT_4XX".into(), cors.clone()), ("DEFAULT_5XX".into(), cors)]),
+            ..Default::default()
         }
     }
 

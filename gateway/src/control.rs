@@ -334,9 +334,15 @@ pub fn function_name(uri: &str) -> Option<String> {
 /// The snapshot the server reads, refreshed by [`poll`].
 pub type Shared = Arc<RwLock<Arc<Snapshot>>>;
 
-/// Refreshes `shared` every `interval`. On a failed read the last snapshot stays in force
-/// (the emulator restarting does not take the gateway down).
-pub async fn poll(mut control: ControlPlane, shared: Shared, interval: Duration) {
+/// Refreshes `shared` every `interval`, calling `on_read` with each snapshot before it is in
+/// force. On a failed read the last snapshot stays in force (the emulator restarting does not
+/// take the gateway down).
+pub async fn poll(
+    mut control: ControlPlane,
+    shared: Shared,
+    interval: Duration,
+    on_read: impl Fn(&Snapshot) + Send + 'static,
+) {
     let mut failing = false;
     loop {
         match control.read().await {
@@ -345,6 +351,7 @@ pub async fn poll(mut control: ControlPlane, shared: Shared, interval: Duration)
                     tracing::info!("control plane reachable again");
                     failing = false;
                 }
+                on_read(&snapshot);
                 *shared.write().expect("not poisoned") = Arc::new(snapshot);
             }
             Err(e) => {

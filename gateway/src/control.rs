@@ -289,7 +289,7 @@ fn throttle(t: &Value) -> Option<Throttle> {
 }
 
 /// A stage's `methodSettings` throttling: `*/*` is the default for every method; other keys
-/// are `resource path without its leading slash, with '/' as '~1'` / `HTTP method`.
+/// are `<resource path, '/' written '~1'>/<HTTP method>` (`~1students/GET`).
 fn stage_throttling(settings: &HashMap<String, aws_sdk_apigateway::types::MethodSetting>) -> StageThrottles {
     let mut throttles = StageThrottles::default();
     for (key, setting) in settings {
@@ -300,7 +300,8 @@ fn stage_throttling(settings: &HashMap<String, aws_sdk_apigateway::types::Method
         if key == "*/*" {
             throttles.default = Some(limits);
         } else if let Some((path, method)) = key.rsplit_once('/') {
-            throttles.methods.insert(method_key(&format!("/{}", path.replace("~1", "/")), method), limits);
+            let path = path.replace("~1", "/");
+            throttles.methods.insert(method_key(&format!("/{}", path.trim_start_matches('/')), method), limits);
         }
     }
     throttles

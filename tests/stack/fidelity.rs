@@ -143,6 +143,7 @@ async fn answers_are_mapped_and_misconfigurations_fail_as_in_api_gateway() {
         .rest_api_id(&api)
         .response_type(GatewayResponseType::MissingAuthenticationToken)
         .response_parameters("gatewayresponse.header.X-Requested-Accept", "method.request.header.Accept")
+        .response_parameters("gatewayresponse.header.X-Requested-Custom", "method.request.header.X-Custom")
         .response_parameters("gatewayresponse.header.X-Static", "'static'")
         .send()
         .await
@@ -181,13 +182,15 @@ async fn answers_are_mapped_and_misconfigurations_fail_as_in_api_gateway() {
     assert_eq!((wrong.status, wrong.body.clone()), (500, json!({"message": "Internal server error"})));
 
     // The gateway response takes the request's Accept; an unsent header is left out.
-    let missing =
-        app.http.get(format!("{}/nowhere", app.api_url)).header("accept", "application/xml").send().await.unwrap();
+    let missing = app.http.get(format!("{}/nowhere", app.api_url)).header("accept", "application/xml");
+    let missing = missing.header("x-custom", "sent").send().await.unwrap();
     assert_eq!(missing.status(), 403);
     assert_eq!(missing.headers()["x-requested-accept"], "application/xml");
+    assert_eq!(missing.headers()["x-requested-custom"], "sent");
     assert_eq!(missing.headers()["x-static"], "static");
     let without = app.http.get(format!("{}/nowhere", app.api_url)).send().await.unwrap();
-    assert!(without.headers().get("x-requested-accept").is_none());
+    assert_eq!(without.status(), 403);
+    assert!(without.headers().get("x-requested-custom").is_none());
 }
 
 #[tokio::test]

@@ -187,6 +187,8 @@ async fn integrate<C: Clock>(
         Integration::LambdaProxy { function } => {
             let now = OffsetDateTime::now_utc();
             let trace = Trace::continue_or_start(&request.parts.headers, now);
+            let header_names =
+                proxy::header_case::original_names(&request.parts.headers, &request.parts.extensions).await;
             let facts = RequestFacts {
                 method: &request.parts.method,
                 resource_path: &method.resource_path,
@@ -198,6 +200,7 @@ async fn integrate<C: Clock>(
                 request_id: &ids.request_id,
                 extended_request_id: &ids.apigw_id,
                 headers: &request.parts.headers,
+                header_names: &header_names,
                 query: request.parts.uri.query(),
                 path_parameters: &route.matched.path_parameters,
                 body: &request.body,
@@ -209,7 +212,7 @@ async fn integrate<C: Clock>(
             };
             let answer = gw.lambda.invoke(function, &proxy::event(&facts)).await?;
             let accept = request.parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
-            let binary = proxy::response::is_binary(accept, &route.binary_media_types);
+            let binary = proxy::response::is_binary(accept, route.binary_media_types);
             let mut response = answer.into_response(binary).ok_or_else(|| {
                 tracing::warn!(function, "a base64 body that does not decode");
                 GatewayError::BadGateway

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value, json};
 
+use super::header_case::OriginalNames;
 use super::headers::{self, Hop};
 use super::trace::Trace;
 use crate::query::url_pairs;
@@ -37,6 +38,8 @@ pub struct RequestFacts<'a> {
     pub request_id: &'a str,
     pub extended_request_id: &'a str,
     pub headers: &'a HeaderMap,
+    /// The header names as the client sent them.
+    pub header_names: &'a OriginalNames,
     pub query: Option<&'a str>,
     pub path_parameters: &'a [(String, String)],
     pub body: &'a [u8],
@@ -62,7 +65,7 @@ pub fn event(f: &RequestFacts<'_>) -> Value {
     let mut event = serde_json::to_value(typed(f)).expect("an event without headers serializes");
     as_api_gateway_sends(&mut event, f);
     let hop = Hop { client_ip: f.source_ip, port: f.port };
-    write_headers(&mut event, headers::forwarded(f.headers, hop, f.trace));
+    write_headers(&mut event, headers::forwarded(f.headers, f.header_names, hop, f.trace));
     event
 }
 
@@ -205,6 +208,11 @@ mod tests {
 
     const TRACE: &str = "Root=1-6b0d2f26-000000000000000000000001;Parent=0000000000000002;Sampled=0";
 
+    fn names() -> &'static OriginalNames {
+        static NAMES: std::sync::OnceLock<OriginalNames> = std::sync::OnceLock::new();
+        NAMES.get_or_init(OriginalNames::default)
+    }
+
     fn trace() -> &'static Trace {
         static TRACE_ID: std::sync::OnceLock<Trace> = std::sync::OnceLock::new();
         TRACE_ID.get_or_init(|| Trace::fixed(TRACE))
@@ -224,6 +232,7 @@ mod tests {
             request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             extended_request_id: "AbCdEfGhIjKlMnOp",
             headers,
+            header_names: names(),
             query: Some("x=1&x=2&q=a+b&flag"),
             path_parameters,
             body: br#"{"name":"A"}"#,
@@ -249,6 +258,7 @@ mod tests {
             request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             extended_request_id: "AbCdEfGhIjKlMnOp",
             headers,
+            header_names: names(),
             query: None,
             path_parameters: &[],
             body,

@@ -2,13 +2,12 @@
 //! their canonical names, the hop-by-hop ones (and a few more) dropped, and the
 //! `X-Forwarded-*` and `X-Amzn-Trace-Id` headers of its own added.
 //!
-//! API Gateway passes any other name as the client sent it (`tEsT-HEADeR`). The HTTP server
-//! here hands names over lowercased and keeps no record of the original case that code
-//! outside hyper can read, so other names reach the function lowercased (README: "It differs
-//! from AWS in").
+//! API Gateway passes any other name as the client sent it (`tEsT-HEADeR`), which
+//! [`super::header_case`] recovers.
 
 use http::HeaderMap;
 
+use super::header_case::OriginalNames;
 use super::trace::{self, Trace};
 
 /// Dropped before the function sees the request (recorded against AWS).
@@ -40,12 +39,12 @@ pub struct Hop<'a> {
 
 /// The (name, value) pairs of the event's header maps, in the order received, API Gateway's
 /// own last. A value that is not UTF-8 is decoded lossily.
-pub fn forwarded(headers: &HeaderMap, hop: Hop<'_>, trace: &Trace) -> Vec<(String, String)> {
+pub fn forwarded(headers: &HeaderMap, sent: &OriginalNames, hop: Hop<'_>, trace: &Trace) -> Vec<(String, String)> {
     let own = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"];
     let mut pairs: Vec<(String, String)> = headers
         .iter()
         .filter(|(name, _)| !DROPPED.contains(&name.as_str()) && !own.contains(&name.as_str()))
-        .map(|(name, value)| (canonical(name.as_str()), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| (as_passed(name.as_str(), sent), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     // A proxy's X-Forwarded-For is extended with the address the request came from.
     let chain: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
@@ -59,11 +58,10 @@ pub fn forwarded(headers: &HeaderMap, hop: Hop<'_>, trace: &Trace) -> Vec<(Strin
     pairs
 }
 
-fn canonical(lowercase: &str) -> String {
-    CANONICAL
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(lowercase))
-        .map_or_else(|| lowercase.to_owned(), |c| (*c).to_owned())
+/// The canonical name of a standard header, else the name as sent (as received when unknown).
+fn as_passed(lowercase: &str, sent: &OriginalNames) -> String {
+    let canonical = CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(lowercase));
+    canonical.copied().or_else(|| sent.get(lowercase)).unwrap_or(lowercase).to_owned()
 }
 
 #[cfg(test)]
@@ -79,6 +77,7 @@ mod tests {
             ("content-type", "application/json"),
             ("authorization", "Bearer x"),
             ("x-custom", "kept"),
+            ("x-mixed", "as sent"),
             ("content-length", "2"),
             ("connection", "keep-alive"),
             ("expect", "100-continue"),
@@ -89,7 +88,8 @@ mod tests {
             headers.append(name, value.parse().unwrap());
         }
         let trace = Trace::continue_or_start(&HeaderMap::new(), time::OffsetDateTime::now_utc());
-        let pairs = forwarded(&headers, Hop { client_ip: "127.0.0.1", port: 4010 }, &trace);
+        let sent = OriginalNames::from_pairs(&[("x-mixed", "X-mIxEd"), ("content-type", "CONTENT-TYPE")]);
+        let pairs = forwarded(&headers, &sent, Hop { client_ip: "127.0.0.1", port: 4010 }, &trace);
         let names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -99,6 +99,7 @@ mod tests {
                 "Content-Type",
                 "Authorization",
                 "x-custom",
+                "X-mIxEd",
                 "X-Forwarded-For",
                 "X-Forwarded-Port",
                 "X-Forwarded-Proto",

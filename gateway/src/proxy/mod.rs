@@ -2,6 +2,7 @@
 //! strict reading of what it answers.
 
 pub mod event;
+pub mod header_case;
 pub mod headers;
 pub mod response;
 pub mod trace;

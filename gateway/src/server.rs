@@ -2,12 +2,11 @@
 //! routes (health, GetUsage) and Lambda's Invoke API are declared here; the API's come from the
 //! control plane and are served by [`crate::api`] as the fallback.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -112,15 +111,58 @@ async fn invoke<C: Clock + 'static>(
     gw.invoke.handle(&function, &headers, body).await
 }
 
-/// Serves on `listener` until `shutdown` resolves.
+/// Serves HTTP/1 on `listener` until `shutdown` resolves, then lets the connections finish
+/// what they are answering. The server keeps each request's header-name case (hyper's
+/// `preserve_header_case`, which `axum::serve` does not expose): API Gateway passes names as
+/// the client sent them (`proxy::header_case`).
 pub async fn serve(
     router: axum::Router,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut shutdown = std::pin::pin!(shutdown);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait for connections to close.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            tower::Service::call(&mut router.clone(), request)
+        });
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .preserve_header_case(true)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            let stopped = tokio::select! {
+                _ = connection.as_mut() => false,
+                _ = stopping.wait_for(|stop| *stop) => true,
+            };
+            if stopped {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 #[cfg(test)]
@@ -143,7 +185,14 @@ mod tests {
 
     fn plan(id: &str, key: &str, throttle: Option<Throttle>, quota: Option<Quota>) -> UsagePlan {
         let stages = vec![("api1".to_owned(), "prod".to_owned())];
-        UsagePlan { id: id.to_owned(), throttle, quota, stages, key_ids: HashSet::from([key.to_owned()]) }
+        UsagePlan {
+            id: id.to_owned(),
+            throttle,
+            quota,
+            stages,
+            key_ids: HashSet::from([key.to_owned()]),
+            ..Default::default()
+        }
     }
 
     /// `prod` serves GET /students (a key, a function nobody serves), its MOCK preflight, and
@@ -169,8 +218,8 @@ mod tests {
             segments: vec!["legacy".into()],
             methods: HashMap::from([("GET".into(), method("/legacy", false, Integration::Unsupported("HTTP".into())))]),
         };
-        let table = Arc::new(RouteTable { resources: vec![students, legacy] });
-        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled };
+        let table = Arc::new(RouteTable { resources: vec![students, legacy], ..Default::default() });
+        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled, ..Default::default() };
         let cors =
             GatewayResponseConfig { status: None, headers: vec![("Access-Control-Allow-Origin".into(), "*".into())] };
         // No refill within a test.
@@ -189,6 +238,7 @@ mod tests {
                 plan("p2", "k2", None, Some(Quota { limit: 1, period: Period::Day })),
             ],
             gateway_responses: HashMap::from([("DEFAULT_4XX".into(), cors.clone()), ("DEFAULT_5XX".into(), cors)]),
+            ..Default::default()
         }
     }
 

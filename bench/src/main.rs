@@ -35,7 +35,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,30000,50000")]
         backup_sizes: Vec<usize>,
         /// Scan page budgets (`BACKUP_PAGE_BYTES`) the backup is measured with.
-        #[arg(long, value_delimiter = ',', default_value = "262144,524288,1048576")]
+        #[arg(long, value_delimiter = ',', default_value = "524288,1048576")]
         backup_page_bytes: Vec<u64>,
         /// Only these parts of the table (all by default).
         #[arg(long, value_enum, value_delimiter = ',')]

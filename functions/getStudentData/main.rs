@@ -10,7 +10,9 @@ use students::handlers::ListStudents;
 use students::store::DynamoStore;
 use students::telemetry;
 
-#[tokio::main]
+// Lambda hands an instance one event at a time: one thread is enough, and one malloc arena
+// keeps the peak memory of a large backup page from being held once per worker thread.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = CommonConfig::from_source(&ProcessEnv).unwrap_or_else(|e| telemetry::fatal(&e));

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use system::mail::StudentEmailDomains;
 use system::{env, names};
 
 use crate::backup::ScanPlan;
@@ -140,16 +141,24 @@ impl CommonConfig {
     }
 }
 
-/// `insertStudentData`: the sender of confirmation emails.
+/// `insertStudentData`: the sender of confirmation emails, and the domains they may go to.
 #[derive(Debug, Clone)]
 pub struct InsertConfig {
     pub common: CommonConfig,
     pub sender: Email,
+    /// Unset or empty: any domain.
+    pub student_email_domains: StudentEmailDomains,
 }
 
 impl InsertConfig {
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
-        Ok(Self { common: CommonConfig::from_source(source)?, sender: email(source, env::SENDER_EMAIL)? })
+        let domains = source.get(env::STUDENT_EMAIL_DOMAINS).unwrap_or_default();
+        Ok(Self {
+            common: CommonConfig::from_source(source)?,
+            sender: email(source, env::SENDER_EMAIL)?,
+            student_email_domains: StudentEmailDomains::parse(&domains)
+                .map_err(|reason| ConfigError::Invalid { name: env::STUDENT_EMAIL_DOMAINS, reason })?,
+        })
     }
 }
 
@@ -242,6 +251,20 @@ mod tests {
         assert_eq!(err.to_string(), "environment variable RECIPIENT_EMAIL is required but not set");
         let err = InsertConfig::from_source(&[("TABLE_NAME", "t")]).unwrap_err();
         assert_eq!(err, ConfigError::Missing("SENDER_EMAIL"));
+    }
+
+    #[test]
+    fn confirmations_go_anywhere_unless_domains_are_listed() {
+        let sender = ("SENDER_EMAIL", "s@example.com");
+        assert!(InsertConfig::from_source(&[sender]).unwrap().student_email_domains.is_any());
+        let listed =
+            InsertConfig::from_source(&[sender, ("STUDENT_EMAIL_DOMAINS", "School.example.com,b.example.org")])
+                .unwrap()
+                .student_email_domains;
+        assert_eq!(listed.domains(), ["school.example.com", "b.example.org"]);
+        let err = InsertConfig::from_source(&[sender, ("STUDENT_EMAIL_DOMAINS", "school.example.com,*.example.org")])
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "STUDENT_EMAIL_DOMAINS", .. }), "{err}");
     }
 
     #[test]

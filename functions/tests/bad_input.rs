@@ -528,8 +528,10 @@ fn invalid_utf8_is_refused_also_when_base64_encoded() {
         // Each at its own boundary between whole characters of the valid text, so no two inserts
         // touch (two that touch can make a valid character: E2 82 then 80 is U+2080).
         let boundaries: Vec<usize> = body.char_indices().map(|(i, _)| i).chain([body.len()]).collect();
-        let mut at: Vec<(usize, Vec<u8>)> =
-            inserts.into_iter().map(|(sequence, index)| (boundaries[index.index(boundaries.len())], sequence)).collect();
+        let mut at: Vec<(usize, Vec<u8>)> = inserts
+            .into_iter()
+            .map(|(sequence, index)| (boundaries[index.index(boundaries.len())], sequence))
+            .collect();
         at.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
         at.dedup_by_key(|(i, _)| *i);
         let mut bytes = body.into_bytes();

@@ -179,3 +179,54 @@ async fn wrong_methods_are_refused() {
     let r = list(MemoryStore::default()).handle(request(&e)).await;
     assert_eq!(r.status(), 405);
 }
+
+/// An insert handler that mails only the listed domains, and the answer to one student.
+async fn insert_to(domains: &str, email: &str) -> (Value, &'static MemoryStore, &'static RecordingMailer) {
+    let (app, store, mailer) = insert(AllowedOrigin::any(), false);
+    let app = app.with_mail_domains(system::mail::StudentEmailDomains::parse(domains).unwrap());
+    let mut e = event("insertStudentData/events/insert-student.json");
+    let mut student: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+    student["email"] = json!(email);
+    e["body"] = json!(student.to_string());
+    let r = app.handle(request(&e)).await;
+    assert_eq!(r.status(), 201, "{}", json_body(&r));
+    (json_body(&r), store, mailer)
+}
+
+#[tokio::test]
+async fn a_student_outside_the_listed_domains_is_stored_without_a_confirmation() {
+    let (body, store, mailer) = insert_to("school.example.com,pupils.example.org", "ann@gmail.example").await;
+    assert_eq!(body["emailSent"], false, "{body}");
+    assert_eq!(
+        body["warning"],
+        "confirmation email not sent: confirmations go only to addresses at school.example.com, pupils.example.org, \
+         not gmail.example"
+    );
+    assert_eq!(body["email"], "ann@gmail.example");
+    assert_eq!(store.all().len(), 1, "stored all the same");
+    assert!(mailer.sent.lock().unwrap().is_empty(), "nothing was mailed");
+
+    // Exact domains: neither a subdomain nor the parent of a listed one.
+    for elsewhere in ["ann@class.school.example.com", "ann@example.com", "ann@school.example.com.evil.example"] {
+        let (body, _, mailer) = insert_to("school.example.com", elsewhere).await;
+        assert_eq!(body["emailSent"], false, "{elsewhere}: {body}");
+        assert!(mailer.sent.lock().unwrap().is_empty(), "{elsewhere}");
+    }
+}
+
+#[tokio::test]
+async fn a_student_at_a_listed_domain_is_confirmed_whatever_the_case() {
+    for address in ["ann@school.example.com", "Ann@SCHOOL.Example.Com", "ann@pupils.example.org"] {
+        let (body, _, mailer) = insert_to("school.example.com,Pupils.Example.org", address).await;
+        assert_eq!(body["emailSent"], true, "{address}: {body}");
+        assert!(body.get("warning").is_none(), "{body}");
+        let sent = mailer.sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to, address);
+        assert_eq!(sent[0].subject, "Your student record was created");
+    }
+    // No list: any domain.
+    let (body, _, mailer) = insert_to("", "ann@anywhere.example").await;
+    assert_eq!(body["emailSent"], true, "{body}");
+    assert_eq!(mailer.sent.lock().unwrap().len(), 1);
+}

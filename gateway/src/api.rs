@@ -19,9 +19,9 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request};
 use time::OffsetDateTime;
 
-use crate::limits::{Clock, Decision, Limiter};
-use crate::model::{Integration, Matched, Snapshot};
-use crate::proxy::{self, AdmittedKey, RequestFacts};
+use crate::limits::{Client, Clock, Decision, Limiter, Server};
+use crate::model::{Integration, Matched, Snapshot, method_key};
+use crate::proxy::{self, AdmittedKey, RequestFacts, Trace};
 use crate::responses::{self, GatewayError, RequestIds};
 use crate::server::Gateway;
 
@@ -36,9 +36,11 @@ pub async fn handle<C: Clock + 'static>(
     request: Request<Body>,
 ) -> Response {
     let snapshot = gw.current();
+    // Gateway responses may map request headers into theirs.
+    let headers = request.headers().clone();
     match serve(&gw, &snapshot, &ids, peer, request).await {
         Ok(response) => response,
-        Err(error) => error.response(&snapshot),
+        Err(error) => error.response(&snapshot, &headers),
     }
 }
 
@@ -54,7 +56,7 @@ async fn serve<C: Clock>(
     // a client without a key cannot make the gateway hold, or even wait for, its upload.
     let admitted = check_size(&parts.headers)
         .and_then(|()| resolve(snapshot, &parts.method, parts.uri.path()))
-        .and_then(|route| Ok((authorize(&gw.limiter, snapshot, &route, &parts.headers)?, route)));
+        .and_then(|route| Ok((authorize(&gw.limiter, snapshot, &route, &parts.method, &parts.headers)?, route)));
     let (key, route) = match admitted {
         Ok(admitted) => admitted,
         Err(refused) => {
@@ -119,9 +121,11 @@ fn discard(body: Body) {
 struct Route<'s> {
     stage: &'s str,
     deployment_id: &'s str,
-    /// Without the stage: `/students`.
+    /// Without the stage, as sent: `/students`.
     path: String,
     matched: Matched<'s>,
+    /// The deployment's `binaryMediaTypes`.
+    binary_media_types: &'s [String],
 }
 
 /// `/{stage}/{path}` → the route; no such stage, resource or method → 403 Missing
@@ -133,32 +137,59 @@ fn resolve<'s>(snapshot: &'s Snapshot, method: &Method, path: &str) -> Result<Ro
     let (stage, (deployment_id, table)) =
         snapshot.stages.get_key_value(stage).ok_or(GatewayError::MissingAuthenticationToken)?;
     let matched = table.find(method.as_str(), &path).ok_or(GatewayError::MissingAuthenticationToken)?;
-    Ok(Route { stage, deployment_id, path, matched })
+    Ok(Route { stage, deployment_id, path, matched, binary_media_types: &table.binary_media_types })
 }
 
 /// For a method that requires a key: `x-api-key` must name a known, enabled key in a usage
-/// plan of this stage (else 403 Forbidden), within the plan's throttle and quota (else 429).
+/// plan of this stage (else 403 Forbidden), within the plan's per-method throttle, throttle
+/// and quota (else 429). Then, for every request, the stage's throttle for the method (else
+/// 429).
 fn authorize<'s, C: Clock>(
     limiter: &Limiter<C>,
     snapshot: &'s Snapshot,
     route: &Route<'_>,
+    http_method: &Method,
     headers: &HeaderMap,
 ) -> Result<Option<AdmittedKey<'s>>, GatewayError> {
-    if !route.matched.method.api_key_required {
+    // Throttles name a method by its resource path and HTTP method (`ANY` for an ANY method).
+    let keys = [
+        method_key(&route.matched.method.resource_path, http_method.as_str()),
+        method_key(&route.matched.method.resource_path, "ANY"),
+    ];
+    let server_limit = snapshot.stage_throttles.get(route.stage).and_then(|stage| {
+        keys.iter().find_map(|k| Some((k, *stage.methods.get(k)?))).or_else(|| Some((&keys[0], stage.default?)))
+    });
+    let bucket = server_limit.map(|(k, _)| format!("{} {k}", route.stage));
+    let server = server_limit.zip(bucket.as_deref()).map(|((_, throttle), bucket)| Server { bucket, throttle });
+    let (client, admitted) = if route.matched.method.api_key_required {
+        let presented = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+        let (value, key) =
+            presented.and_then(|v| snapshot.keys_by_value.get_key_value(v)).ok_or(GatewayError::InvalidApiKey)?;
+        if !key.enabled {
+            return Err(GatewayError::InvalidApiKey);
+        }
+        let plan = snapshot.plan_for(&key.id, route.stage).ok_or(GatewayError::InvalidApiKey)?;
+        let per_method = plan.method_throttles.get(route.stage);
+        let method = keys.iter().find_map(|k| Some((k.as_str(), *per_method?.get(k)?)));
+        let client = Client { plan: &plan.id, key: &key.id, method, throttle: plan.throttle, quota: plan.quota };
+        (Some(client), Some(AdmittedKey { value, id: &key.id }))
+    } else {
+        (None, None)
+    };
+    if client.is_none() && server.is_none() {
         return Ok(None);
     }
-    let presented = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    let (value, key) =
-        presented.and_then(|v| snapshot.keys_by_value.get_key_value(v)).ok_or(GatewayError::InvalidApiKey)?;
-    if !key.enabled {
-        return Err(GatewayError::InvalidApiKey);
-    }
-    let plan = snapshot.plan_for(&key.id, route.stage).ok_or(GatewayError::InvalidApiKey)?;
-    match limiter.admit(&plan.id, &key.id, plan.throttle, plan.quota) {
-        Decision::Allowed => Ok(Some(AdmittedKey { value, id: &key.id })),
+    match limiter.admit_request(client, server) {
+        Decision::Allowed => Ok(admitted),
         Decision::Throttled => Err(GatewayError::Throttled),
         Decision::QuotaExceeded => Err(GatewayError::QuotaExceeded),
     }
+}
+
+/// The port the client connected to, as its `Host` names it (80 when it does not).
+fn arrival_port(parts: &Parts) -> u16 {
+    let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    host.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).unwrap_or(80)
 }
 
 /// The request as received.
@@ -191,6 +222,10 @@ async fn integrate<C: Clock>(
             Err(GatewayError::IntegrationFailure)
         }
         Integration::LambdaProxy { function } => {
+            let now = OffsetDateTime::now_utc();
+            let trace = Trace::continue_or_start(&request.parts.headers, now);
+            let header_names =
+                proxy::header_case::original_names(&request.parts.headers, &request.parts.extensions).await;
             let facts = RequestFacts {
                 method: &request.parts.method,
                 resource_path: &method.resource_path,
@@ -202,14 +237,26 @@ async fn integrate<C: Clock>(
                 request_id: &ids.request_id,
                 extended_request_id: &ids.apigw_id,
                 headers: &request.parts.headers,
+                header_names: &header_names,
                 query: request.parts.uri.query(),
                 path_parameters: &route.matched.path_parameters,
                 body: &request.body,
                 source_ip: &request.peer.ip().to_string(),
+                port: arrival_port(&request.parts),
+                trace: &trace,
                 api_key: key,
-                now: OffsetDateTime::now_utc(),
+                now,
             };
-            Ok(gw.lambda.invoke(function, &proxy::event(&facts)).await?.into_response())
+            let answer = gw.lambda.invoke(function, &proxy::event(&facts)).await?;
+            let accept = request.parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+            let binary = proxy::response::is_binary(accept, route.binary_media_types);
+            let mut response = answer.into_response(binary).ok_or_else(|| {
+                tracing::warn!(function, "a base64 body that does not decode");
+                GatewayError::BadGateway
+            })?;
+            let trace = http::HeaderValue::from_str(trace.as_str()).expect("a trace header is ASCII");
+            response.headers_mut().insert(proxy::trace::HEADER, trace);
+            Ok(response)
         }
     }
 }

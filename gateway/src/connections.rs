@@ -64,7 +64,11 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(());
     let mut connections = JoinSet::new();
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(READ_BUFFER_BYTES);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(READ_BUFFER_BYTES)
+        // The request's header names as the client sent them, for the proxy event.
+        .preserve_header_case(true);
     tokio::pin!(shutdown);
     loop {
         // A place first: at the cap, further connections wait in the listen backlog.

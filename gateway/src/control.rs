@@ -17,8 +17,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::Value;
 
 use crate::model::{
-    ApiKey, GatewayResponseConfig, Integration, MethodRoute, Period, Quota, ResourceRoute, RouteTable, Snapshot,
-    Throttle, UsagePlan,
+    ApiKey, GatewayResponseConfig, HeaderSource, Integration, MethodRoute, Period, Quota, ResourceRoute, RouteTable,
+    Snapshot, StageThrottles, Throttle, UsagePlan, method_key,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +73,12 @@ impl ControlPlane {
         let api_id = self.api_id().await?;
         let stages = self.client.get_stages().rest_api_id(&api_id).send().await.map_err(call("GetStages"))?;
         let mut served = HashMap::new();
+        let mut stage_throttles = HashMap::new();
         for stage in stages.item() {
             let (Some(name), Some(deployment)) = (stage.stage_name(), stage.deployment_id()) else { continue };
+            if let Some(settings) = stage.method_settings() {
+                stage_throttles.insert(name.to_owned(), stage_throttling(settings));
+            }
             if !self.deployments.contains_key(deployment) {
                 let table = self.route_table(&api_id).await?;
                 tracing::info!(stage = name, deployment, "serving a new deployment");
@@ -84,8 +88,9 @@ impl ControlPlane {
         }
         Ok(Snapshot {
             stages: served,
+            stage_throttles,
             keys_by_value: self.keys().await?,
-            plans: self.plans().await?,
+            plans: self.plans(&api_id).await?,
             gateway_responses: self.gateway_responses(&api_id).await?,
             api_id,
         })
@@ -94,7 +99,8 @@ impl ControlPlane {
     async fn route_table(&self, api_id: &str) -> Result<RouteTable, ControlError> {
         let resources =
             self.client.get_resources().rest_api_id(api_id).limit(500).send().await.map_err(call("GetResources"))?;
-        let mut table = RouteTable::default();
+        let api = self.client.get_rest_api().rest_api_id(api_id).send().await.map_err(call("GetRestApi"))?;
+        let mut table = RouteTable { binary_media_types: api.binary_media_types().to_vec(), ..RouteTable::default() };
         for resource in resources.items() {
             let (Some(id), Some(path)) = (resource.id(), resource.path()) else { continue };
             let mut methods = HashMap::new();
@@ -111,6 +117,10 @@ impl ControlPlane {
                 let integration = match m.method_integration() {
                     None => Integration::Unsupported("no integration".into()),
                     Some(i) => match i.r#type() {
+                        // Lambda is invoked with POST: API Gateway fails any other method (500).
+                        Some(IntegrationType::AwsProxy) if i.http_method() != Some("POST") => Integration::Unsupported(
+                            format!("AWS_PROXY with integrationHttpMethod {:?} (Lambda needs POST)", i.http_method()),
+                        ),
                         Some(IntegrationType::AwsProxy) => match i.uri().and_then(function_name) {
                             Some(function) => Integration::LambdaProxy { function },
                             None => Integration::Unsupported(format!("AWS_PROXY to {:?}", i.uri())),
@@ -163,7 +173,8 @@ impl ControlPlane {
                 .map_err(call("GetApiKeys"))?;
             for k in page.items() {
                 if let (Some(id), Some(value)) = (k.id(), k.value()) {
-                    keys.insert(value.to_owned(), ApiKey { id: id.to_owned(), enabled: k.enabled() });
+                    let name = k.name().unwrap_or_default().to_owned();
+                    keys.insert(value.to_owned(), ApiKey { id: id.to_owned(), name, enabled: k.enabled() });
                 }
             }
             position = page.position().map(str::to_owned);
@@ -173,17 +184,24 @@ impl ControlPlane {
         }
     }
 
-    async fn plans(&self) -> Result<Vec<UsagePlan>, ControlError> {
+    /// The usage plans, with the per-method throttles of `api_id`'s stages.
+    async fn plans(&self, api_id: &str) -> Result<Vec<UsagePlan>, ControlError> {
         let raw = match self.client.get_usage_plans().limit(500).send().await {
             Ok(out) => out
                 .items()
                 .iter()
                 .map(|p| {
+                    let throttle = |t: &aws_sdk_apigateway::types::ThrottleSettings| serde_json::json!({"rateLimit": t.rate_limit(), "burstLimit": t.burst_limit()});
                     serde_json::json!({
                         "id": p.id(),
-                        "throttle": p.throttle().map(|t| serde_json::json!({"rateLimit": t.rate_limit(), "burstLimit": t.burst_limit()})),
+                        "name": p.name(),
+                        "throttle": p.throttle().map(throttle),
                         "quota": p.quota().map(|q| serde_json::json!({"limit": q.limit(), "period": q.period().map(|p| p.as_str())})),
-                        "apiStages": p.api_stages().iter().map(|s| serde_json::json!({"apiId": s.api_id(), "stage": s.stage()})).collect::<Vec<_>>(),
+                        "apiStages": p.api_stages().iter().map(|s| serde_json::json!({
+                            "apiId": s.api_id(),
+                            "stage": s.stage(),
+                            "throttle": s.throttle().map(|m| m.iter().map(|(k, t)| (k.clone(), throttle(t))).collect::<serde_json::Map<_, _>>()),
+                        })).collect::<Vec<_>>(),
                     })
                 })
                 .collect::<Vec<_>>(),
@@ -209,9 +227,7 @@ impl ControlPlane {
                 .await
                 .map_err(call("GetUsagePlanKeys"))?;
             let key_ids: HashSet<String> = keys.items().iter().filter_map(|k| k.id().map(str::to_owned)).collect();
-            let throttle = p.get("throttle").filter(|t| t.is_object()).and_then(|t| {
-                Some(Throttle { rate_limit: number(&t["rateLimit"])?, burst_limit: number(&t["burstLimit"])? })
-            });
+            let plan_throttle = p.get("throttle").and_then(throttle);
             let quota = p.get("quota").filter(|q| q.is_object()).and_then(|q| {
                 let period = match q["period"].as_str()? {
                     "DAY" => Period::Day,
@@ -221,13 +237,22 @@ impl ControlPlane {
                 };
                 Some(Quota { limit: number(&q["limit"])? as u64, period })
             });
-            let stages = p["apiStages"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let api_stages = p["apiStages"].as_array().into_iter().flatten();
+            let stages = api_stages
+                .clone()
                 .filter_map(|s| Some((s["apiId"].as_str()?.to_owned(), s["stage"].as_str()?.to_owned())))
                 .collect();
-            plans.push(UsagePlan { id, throttle, quota, stages, key_ids });
+            // `"/students/GET": {rateLimit, burstLimit}` per stage of this API.
+            let method_throttles = api_stages
+                .filter(|s| s["apiId"] == api_id)
+                .filter_map(|s| {
+                    let methods =
+                        s["throttle"].as_object()?.iter().filter_map(|(k, t)| Some((k.clone(), throttle(t)?)));
+                    Some((s["stage"].as_str()?.to_owned(), methods.collect()))
+                })
+                .collect();
+            let name = p["name"].as_str().unwrap_or_default().to_owned();
+            plans.push(UsagePlan { id, name, throttle: plan_throttle, quota, stages, key_ids, method_throttles });
         }
         Ok(plans)
     }
@@ -244,20 +269,53 @@ impl ControlPlane {
         let mut responses = HashMap::new();
         for r in out.items() {
             let Some(kind) = r.response_type() else { continue };
-            let mut headers: Vec<(String, String)> = r
+            let mut headers: Vec<(String, HeaderSource)> = r
                 .response_parameters()
                 .map(|p| {
                     p.iter()
-                        .filter_map(|(k, v)| Some((k.strip_prefix("gatewayresponse.header.")?.to_owned(), literal(v)?)))
+                        .filter_map(|(k, v)| Some((k.strip_prefix("gatewayresponse.header.")?.to_owned(), source(v)?)))
                         .collect()
                 })
                 .unwrap_or_default();
-            headers.sort();
+            headers.sort_by(|a, b| a.0.cmp(&b.0));
             let status = r.status_code().and_then(|s| s.parse().ok());
             responses.insert(kind.as_str().to_owned(), GatewayResponseConfig { status, headers });
         }
         Ok(responses)
     }
+}
+
+/// `{rateLimit, burstLimit}` (numbers, or numbers written as strings).
+fn throttle(t: &Value) -> Option<Throttle> {
+    t.is_object().then_some(())?;
+    Some(Throttle { rate_limit: number(&t["rateLimit"])?, burst_limit: number(&t["burstLimit"])? })
+}
+
+/// A stage's `methodSettings` throttling: `*/*` is the default for every method; other keys
+/// are `<resource path, '/' written '~1'>/<HTTP method>` (`~1students/GET`).
+fn stage_throttling(settings: &HashMap<String, aws_sdk_apigateway::types::MethodSetting>) -> StageThrottles {
+    let mut throttles = StageThrottles::default();
+    for (key, setting) in settings {
+        let limits = Throttle {
+            rate_limit: setting.throttling_rate_limit(),
+            burst_limit: f64::from(setting.throttling_burst_limit()),
+        };
+        if key == "*/*" {
+            throttles.default = Some(limits);
+        } else if let Some((path, method)) = key.rsplit_once('/') {
+            let path = path.replace("~1", "/");
+            throttles.methods.insert(method_key(&format!("/{}", path.trim_start_matches('/')), method), limits);
+        }
+    }
+    throttles
+}
+
+/// A gateway response's header mapping: a `'literal'` or `method.request.header.<name>`.
+fn source(v: &str) -> Option<HeaderSource> {
+    if let Some(name) = v.strip_prefix("method.request.header.") {
+        return Some(HeaderSource::RequestHeader(name.to_owned()));
+    }
+    literal(v).map(HeaderSource::Literal)
 }
 
 /// A number, or a number written as a string (the emulator's patched values).
@@ -280,9 +338,15 @@ pub fn function_name(uri: &str) -> Option<String> {
 /// The snapshot the server reads, refreshed by [`poll`].
 pub type Shared = Arc<RwLock<Arc<Snapshot>>>;
 
-/// Refreshes `shared` every `interval`. On a failed read the last snapshot stays in force
-/// (the emulator restarting does not take the gateway down).
-pub async fn poll(mut control: ControlPlane, shared: Shared, interval: Duration) {
+/// Refreshes `shared` every `interval`, calling `on_read` with each snapshot before it is in
+/// force. On a failed read the last snapshot stays in force (the emulator restarting does not
+/// take the gateway down).
+pub async fn poll(
+    mut control: ControlPlane,
+    shared: Shared,
+    interval: Duration,
+    on_read: impl Fn(&Snapshot) + Send + 'static,
+) {
     let mut failing = false;
     loop {
         match control.read().await {
@@ -291,6 +355,7 @@ pub async fn poll(mut control: ControlPlane, shared: Shared, interval: Duration)
                     tracing::info!("control plane reachable again");
                     failing = false;
                 }
+                on_read(&snapshot);
                 *shared.write().expect("not poisoned") = Arc::new(snapshot);
             }
             Err(e) => {
@@ -324,5 +389,8 @@ mod tests {
         assert_eq!(number(&serde_json::json!("x")), None);
         assert_eq!(literal("'*'").as_deref(), Some("*"));
         assert_eq!(literal("method.request.header.Origin"), None);
+        assert_eq!(source("method.request.header.Origin"), Some(HeaderSource::RequestHeader("Origin".into())));
+        assert_eq!(source("'*'"), Some(HeaderSource::Literal("*".into())));
+        assert_eq!(throttle(&serde_json::json!({"rateLimit": "2", "burstLimit": 3})).map(|t| t.burst_limit), Some(3.0));
     }
 }

@@ -49,10 +49,34 @@ struct Bucket {
     at: Duration,
 }
 
+/// Takes a token from `bucket` (made full on first use), refilled at `t`'s rate up to its
+/// burst; `false` when it has none.
+fn take(bucket: &mut Option<Bucket>, t: Throttle, now: Duration) -> bool {
+    let b = bucket.get_or_insert(Bucket { tokens: t.burst_limit, at: now });
+    let refilled = b.tokens + now.saturating_sub(b.at).as_secs_f64() * t.rate_limit;
+    // A lowered burst limit applies at once.
+    b.tokens = refilled.min(t.burst_limit);
+    b.at = now;
+    if b.tokens < 1.0 {
+        return false;
+    }
+    b.tokens -= 1.0;
+    true
+}
+
+/// Gives back a token taken for a request refused by a later limit.
+fn give_back(bucket: &mut Option<Bucket>) {
+    if let Some(b) = bucket.as_mut() {
+        b.tokens += 1.0;
+    }
+}
+
 /// One key under one plan.
 #[derive(Default)]
 struct Usage {
     bucket: Option<Bucket>,
+    /// Per-method buckets ([`crate::model::method_key`]) of the plan's method throttles.
+    methods: HashMap<String, Option<Bucket>>,
     /// Day → requests admitted (past the throttle and within the quota).
     days: BTreeMap<Date, u64>,
 }
@@ -65,9 +89,9 @@ impl Usage {
 
 /// Plan → key → usage. Nested so that a request finds its entry without allocating.
 #[derive(Default)]
-struct State(HashMap<String, HashMap<String, Usage>>);
+struct Plans(HashMap<String, HashMap<String, Usage>>);
 
-impl State {
+impl Plans {
     fn usage(&self, plan: &str, key: &str) -> Option<&Usage> {
         self.0.get(plan)?.get(key)
     }
@@ -82,6 +106,31 @@ impl State {
         }
         keys.get_mut(key).expect("inserted above")
     }
+}
+
+#[derive(Default)]
+struct State {
+    plans: Plans,
+    /// Stage throttling (`methodSettings`), for all clients: `stage method-key` → bucket.
+    stages: HashMap<String, Option<Bucket>>,
+}
+
+/// What a request of a key must stay within: its plan's limits (per client).
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub plan: &'a str,
+    pub key: &'a str,
+    /// The plan's throttle for this method (`apiStages[].throttle`), and its method key.
+    pub method: Option<(&'a str, Throttle)>,
+    pub throttle: Option<Throttle>,
+    pub quota: Option<Quota>,
+}
+
+/// The stage's throttle for a method, for all clients: the bucket's name and its limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Server<'a> {
+    pub bucket: &'a str,
+    pub throttle: Throttle,
 }
 
 pub struct Limiter<C: Clock> {
@@ -109,46 +158,90 @@ impl<C: Clock> Limiter<C> {
     /// Admits one request of `key` under `plan`, or says why not. Only admitted requests —
     /// those past the throttle and within the quota — count as used.
     pub fn admit(&self, plan: &str, key: &str, throttle: Option<Throttle>, quota: Option<Quota>) -> Decision {
+        self.admit_request(Some(Client { plan, key, method: None, throttle, quota }), None)
+    }
+
+    /// Admits one request, or says why not, applying the limits in API Gateway's order: the
+    /// client's per-method throttle, its plan's throttle, its quota, then the stage's throttle
+    /// for the method. A refused request takes nothing: the tokens it took are given back,
+    /// and only an admitted request counts toward the quota.
+    pub fn admit_request(&self, client: Option<Client<'_>>, server: Option<Server<'_>>) -> Decision {
         // The clock is read under the lock: read before it, a request could find the bucket
         // already updated by a later one, and time would run backwards.
-        let mut state = self.state.lock().expect("not poisoned");
+        let mut guard = self.state.lock().expect("not poisoned");
+        let State { plans, stages } = &mut *guard;
         let now = self.clock.elapsed();
         let today = self.clock.today();
-        let usage = state.usage_mut(plan, key);
-        if let Some(t) = throttle {
-            let bucket = usage.bucket.get_or_insert(Bucket { tokens: t.burst_limit, at: now });
-            let refilled = bucket.tokens + now.saturating_sub(bucket.at).as_secs_f64() * t.rate_limit;
-            // A lowered burst limit applies at once.
-            bucket.tokens = refilled.min(t.burst_limit);
-            bucket.at = now;
-            if bucket.tokens < 1.0 {
+        let mut usage = client.map(|c| plans.usage_mut(c.plan, c.key));
+        if let (Some(c), Some(u)) = (client, usage.as_deref_mut()) {
+            let method = c.method.map(|(key, t)| {
+                if !u.methods.contains_key(key) {
+                    u.methods.insert(key.to_owned(), None);
+                }
+                (key, t)
+            });
+            if let Some((key, t)) = method
+                && !take(u.methods.get_mut(key).expect("inserted above"), t, now)
+            {
                 return Decision::Throttled;
             }
-            bucket.tokens -= 1.0;
-        }
-        if let Some(q) = quota
-            && usage.used_between(period_start(q.period, today), today) >= q.limit
-        {
-            // The request is refused; give its token back.
-            if let Some(b) = usage.bucket.as_mut() {
-                b.tokens += 1.0;
+            let give_back_method = |u: &mut Usage| {
+                if let Some((key, _)) = method {
+                    give_back(u.methods.get_mut(key).expect("inserted above"));
+                }
+            };
+            if let Some(t) = c.throttle
+                && !take(&mut u.bucket, t, now)
+            {
+                give_back_method(u);
+                return Decision::Throttled;
             }
-            return Decision::QuotaExceeded;
+            if let Some(q) = c.quota
+                && u.used_between(period_start(q.period, today), today) >= q.limit
+            {
+                give_back_method(u);
+                give_back(&mut u.bucket);
+                return Decision::QuotaExceeded;
+            }
         }
-        *usage.days.entry(today).or_insert(0) += 1;
+        if let Some(s) = server {
+            if !stages.contains_key(s.bucket) {
+                stages.insert(s.bucket.to_owned(), None);
+            }
+            if !take(stages.get_mut(s.bucket).expect("inserted above"), s.throttle, now) {
+                if let (Some(c), Some(u)) = (client, usage.as_deref_mut()) {
+                    if let Some((key, _)) = c.method {
+                        give_back(u.methods.get_mut(key).expect("taken above"));
+                    }
+                    if c.throttle.is_some() {
+                        give_back(&mut u.bucket);
+                    }
+                }
+                return Decision::Throttled;
+            }
+        }
+        if let Some(u) = usage {
+            *u.days.entry(today).or_insert(0) += 1;
+        }
         Decision::Allowed
+    }
+
+    /// Adds `used` requests of `key` under `plan` on `day` (counts saved before a restart).
+    pub fn restore(&self, plan: &str, key: &str, day: Date, used: u64) {
+        let mut state = self.state.lock().expect("not poisoned");
+        *state.plans.usage_mut(plan, key).days.entry(day).or_insert(0) += used;
     }
 
     /// Requests used by `key` under `plan` on `day`.
     pub fn used_on(&self, plan: &str, key: &str, day: Date) -> u64 {
         let state = self.state.lock().expect("not poisoned");
-        state.usage(plan, key).and_then(|u| u.days.get(&day)).copied().unwrap_or(0)
+        state.plans.usage(plan, key).and_then(|u| u.days.get(&day)).copied().unwrap_or(0)
     }
 
     /// Keys with any recorded use under `plan`, in no particular order.
     pub fn keys_of(&self, plan: &str) -> Vec<String> {
         let state = self.state.lock().expect("not poisoned");
-        let keys = state.0.get(plan).into_iter().flatten();
+        let keys = state.plans.0.get(plan).into_iter().flatten();
         keys.filter(|(_, u)| !u.days.is_empty()).map(|(k, _)| k.clone()).collect()
     }
 
@@ -156,7 +249,7 @@ impl<C: Clock> Limiter<C> {
     pub fn remaining_on(&self, plan: &str, key: &str, quota: Option<Quota>, day: Date) -> i64 {
         let Some(q) = quota else { return 0 };
         let state = self.state.lock().expect("not poisoned");
-        let used = state.usage(plan, key).map_or(0, |u| u.used_between(period_start(q.period, day), day));
+        let used = state.plans.usage(plan, key).map_or(0, |u| u.used_between(period_start(q.period, day), day));
         q.limit as i64 - used as i64
     }
 }
@@ -293,6 +386,39 @@ mod tests {
             .collect();
         let allowed: usize = threads.into_iter().map(|t| t.join().expect("no panic")).sum();
         assert!(allowed >= 10, "{allowed}");
+    }
+
+    #[test]
+    fn method_and_stage_throttles_apply_in_order_and_refusals_take_nothing() {
+        let l = Limiter::new(TestClock::default());
+        let two = Throttle { rate_limit: 0.000_001, burst_limit: 2.0 };
+        let three = Throttle { rate_limit: 0.000_001, burst_limit: 3.0 };
+        let client = |method| Client { plan: "p", key: "k", method, throttle: Some(PLAN), quota: None };
+        let get = Some(("/students/GET", two));
+        // The method's bucket of 2 (per key), beside the plan's 10.
+        let d: Vec<_> = (0..3).map(|_| l.admit_request(Some(client(get)), None)).collect();
+        assert_eq!(d, [Decision::Allowed, Decision::Allowed, Decision::Throttled]);
+        assert_eq!(l.admit_request(Some(client(None)), None), Decision::Allowed, "other methods: the plan's");
+        assert_eq!(l.used_on("p", "k", date!(2026 - 11 - 29)), 3);
+        // The stage's bucket of 3 for a method, for every client together.
+        let stage = Some(Server { bucket: "prod /open/GET", throttle: three });
+        let d: Vec<_> = (0..4).map(|_| l.admit_request(None, stage)).collect();
+        assert_eq!(d, [Decision::Allowed, Decision::Allowed, Decision::Allowed, Decision::Throttled]);
+        // Refused by the stage: the client's plan tokens are given back, nothing counted.
+        let other = Client { plan: "p", key: "k2", method: None, throttle: Some(two), quota: None };
+        assert_eq!(l.admit_request(Some(other), stage), Decision::Throttled);
+        assert_eq!(l.admit_request(Some(other), None), Decision::Allowed);
+        assert_eq!(l.admit_request(Some(other), None), Decision::Allowed, "both tokens were there");
+        assert_eq!(l.used_on("p", "k2", date!(2026 - 11 - 29)), 2);
+    }
+
+    #[test]
+    fn restored_counts_add_to_the_quota() {
+        let l = Limiter::new(TestClock::default());
+        let quota = Some(Quota { limit: 5, period: Period::Day });
+        l.restore("plan", "key", date!(2026 - 11 - 29), 4);
+        assert_eq!(burst(&l, 2, quota), [Decision::Allowed, Decision::QuotaExceeded]);
+        assert_eq!(l.used_on("plan", "key", date!(2026 - 11 - 29)), 5);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use local_gateway::limits::SystemClock;
 use local_gateway::model::Snapshot;
 use local_gateway::schedule::{self, Rules};
 use local_gateway::server::{Config, Gateway};
+use local_gateway::usage::SavedUsage;
 
 #[derive(Parser)]
 #[command(version, about = "A local API Gateway (REST) for the API deployed in the AWS emulator")]
@@ -55,6 +56,10 @@ struct Args {
     /// Do not run the EventBridge rules' schedules.
     #[arg(long)]
     no_schedules: bool,
+    /// Usage counted before a restart (`infra state save` writes it): added to the keys'
+    /// counts once their plan and key exist, so a restart does not reset a quota.
+    #[arg(long, env = "SAVED_USAGE")]
+    saved_usage: Option<std::path::PathBuf>,
     /// How often the EventBridge rules are read (a changed schedule applies within this).
     #[arg(long, default_value_t = 5000)]
     schedule_refresh_ms: u64,
@@ -91,7 +96,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let control = ControlPlane::new(aws_sdk_apigateway::Client::new(&sdk), selector);
     let shared = Arc::new(RwLock::new(Arc::new(Snapshot::default())));
-    tokio::spawn(control::poll(control, shared.clone(), Duration::from_millis(args.refresh_ms)));
+    let saved = match &args.saved_usage {
+        Some(path) => SavedUsage::read(path).map_err(|e| format!("--saved-usage {e}"))?,
+        None => SavedUsage::default(),
+    };
 
     let config = Config {
         lambda_endpoint: args.lambda_endpoint,
@@ -101,7 +109,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_background: args.max_background,
         body_timeout: Duration::from_secs(args.body_timeout_secs),
     };
-    let gateway = Gateway::new(shared, SystemClock::default(), config);
+    let gateway = Gateway::new(shared.clone(), SystemClock::default(), config);
+    let counting = gateway.clone();
+    let on_read = move |snapshot: &Snapshot| saved.adopt(&counting, snapshot);
+    tokio::spawn(control::poll(control, shared, Duration::from_millis(args.refresh_ms), on_read));
     if !args.no_schedules {
         let rules = Rules::new(aws_sdk_eventbridge::Client::new(&sdk));
         let interval = Duration::from_millis(args.schedule_refresh_ms);

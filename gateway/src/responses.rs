@@ -9,7 +9,7 @@ use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::json;
 
-use crate::model::Snapshot;
+use crate::model::{HeaderSource, Snapshot};
 
 /// Why the gateway answers a request of the API itself: each step that can refuse one
 /// (body, route, key, integration) says why with one of these, and [`GatewayError::response`]
@@ -82,7 +82,7 @@ impl GatewayError {
     /// The configured headers (and status override) for this response: its own type's
     /// configuration, else DEFAULT_4XX / DEFAULT_5XX. Unconfigured: no extra headers — and so
     /// no CORS, exactly as in AWS.
-    pub fn configured(self, snapshot: &Snapshot) -> (StatusCode, &[(String, String)]) {
+    pub fn configured(self, snapshot: &Snapshot) -> (StatusCode, &[(String, HeaderSource)]) {
         let shape = self.shape();
         let fallback = if shape.status.is_server_error() { "DEFAULT_5XX" } else { "DEFAULT_4XX" };
         let config = snapshot.gateway_responses.get(shape.kind).or_else(|| snapshot.gateway_responses.get(fallback));
@@ -94,12 +94,23 @@ impl GatewayError {
 
     /// The answer: `{"message"}` with `x-amzn-ErrorType`, under the configured status and
     /// headers (after content-type and the error type, so that configuration may override
-    /// them). The request ids are added to it as to every response.
-    pub fn response(self, snapshot: &Snapshot) -> Response {
+    /// them); a header mapped from the request takes the value of `request`'s header (none
+    /// when it was not sent). The request ids are added to it as to every response.
+    pub fn response(self, snapshot: &Snapshot, request: &http::HeaderMap) -> Response {
         let shape = self.shape();
         let (status, headers) = self.configured(snapshot);
         let mut response = json(status, json!({ "message": shape.message }), Some(shape.error_type));
-        insert_headers(&mut response, headers);
+        let resolved: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(name, source)| {
+                let value = match source {
+                    HeaderSource::Literal(value) => value.clone(),
+                    HeaderSource::RequestHeader(from) => request.get(from.as_str())?.to_str().ok()?.to_owned(),
+                };
+                Some((name.clone(), value))
+            })
+            .collect();
+        insert_headers(&mut response, &resolved);
         response
     }
 }

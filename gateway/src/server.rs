@@ -117,6 +117,9 @@ async fn invoke<C: Clock + 'static>(
 }
 
 /// Serves on `listener` until `shutdown` resolves, within the default [`ConnectionLimits`].
+/// Each request keeps its header-name case (hyper's `preserve_header_case`, which
+/// `axum::serve` does not expose): API Gateway passes names as the client sent them
+/// (`proxy::header_case`).
 pub async fn serve(
     router: axum::Router,
     listener: tokio::net::TcpListener,
@@ -145,7 +148,14 @@ mod tests {
 
     fn plan(id: &str, key: &str, throttle: Option<Throttle>, quota: Option<Quota>) -> UsagePlan {
         let stages = vec![("api1".to_owned(), "prod".to_owned())];
-        UsagePlan { id: id.to_owned(), throttle, quota, stages, key_ids: HashSet::from([key.to_owned()]) }
+        UsagePlan {
+            id: id.to_owned(),
+            throttle,
+            quota,
+            stages,
+            key_ids: HashSet::from([key.to_owned()]),
+            ..Default::default()
+        }
     }
 
     /// `prod` serves GET /students (a key, a function nobody serves), its MOCK preflight, and
@@ -171,8 +181,8 @@ mod tests {
             segments: vec!["legacy".into()],
             methods: HashMap::from([("GET".into(), method("/legacy", false, Integration::Unsupported("HTTP".into())))]),
         };
-        let table = Arc::new(RouteTable { resources: vec![students, legacy] });
-        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled };
+        let table = Arc::new(RouteTable { resources: vec![students, legacy], ..Default::default() });
+        let key = |id: &str, enabled| ApiKey { id: id.into(), enabled, ..Default::default() };
         let cors =
             GatewayResponseConfig { status: None, headers: vec![("Access-Control-Allow-Origin".into(), "*".into())] };
         // No refill within a test.
@@ -191,6 +201,7 @@ mod tests {
                 plan("p2", "k2", None, Some(Quota { limit: 1, period: Period::Day })),
             ],
             gateway_responses: HashMap::from([("DEFAULT_4XX".into(), cors.clone()), ("DEFAULT_5XX".into(), cors)]),
+            ..Default::default()
         }
     }
 

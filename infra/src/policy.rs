@@ -227,6 +227,7 @@ mod tests {
             log_retention_days: 90,
             backup_wait_seconds: 20,
             backup_schedule: None,
+            student_email_domains: system::mail::StudentEmailDomains::any(),
         })
     }
 

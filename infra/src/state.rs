@@ -105,6 +105,8 @@ pub struct Counts {
     /// Items of the catalog of backups.
     pub backups: usize,
     pub objects: usize,
+    /// (key, day) usage counts saved (loading leaves them to the gateway).
+    pub usage: usize,
 }
 
 /// The file of the students, one DynamoDB JSON item a line.
@@ -172,9 +174,84 @@ pub async fn save(ctx: &Ctx, dir: &Path) -> Result<Counts> {
             objects += 1;
         }
     }
+    let usage = save_usage(ctx, &staging, dir).await?;
     let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::rename(&staging, dir).await.map_err(io(dir))?;
-    Ok(Counts { students, backups, objects })
+    Ok(Counts { students, backups, objects, usage })
+}
+
+/// What the local gateway has counted per key and day (the emulator counts nothing): read
+/// back by the gateway when it starts (`--saved-usage`), so a restart does not hand a key a
+/// fresh quota.
+pub const USAGE_FILE: &str = "usage.json";
+
+/// The days of a month: the longest quota period.
+const USAGE_DAYS: i64 = 31;
+
+/// Writes [`USAGE_FILE`] into `staging` from the gateway's GetUsage, naming plans and keys by
+/// name (a restarted emulator gives them new ids). Without a gateway, or when it does not
+/// answer, the previous save's file is kept. Returns the (key, day) counts written.
+async fn save_usage(ctx: &Ctx, staging: &Path, previous: &Path) -> Result<usize> {
+    let target = staging.join(USAGE_FILE);
+    let read = match &ctx.gateway {
+        Some(url) => read_usage(ctx, url).await.map_err(|e| e.to_string()),
+        None => Err("no --gateway-url".to_owned()),
+    };
+    match read {
+        Ok((entries, days)) => {
+            let text = serde_json::to_string_pretty(&json!({ "usage": entries })).expect("plain data");
+            tokio::fs::write(&target, text).await.map_err(io(&target))?;
+            Ok(days)
+        }
+        Err(why) => {
+            let old = previous.join(USAGE_FILE);
+            if old.exists() {
+                eprintln!("warning: usage counts not read from the gateway ({why}); keeping the last saved ones");
+                tokio::fs::copy(&old, &target).await.map_err(io(&old))?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn read_usage(ctx: &Ctx, gateway: &str) -> Result<(Vec<Value>, usize)> {
+    let client = aws_sdk_apigateway::Client::from_conf(
+        ctx.aws.apigateway.config().to_builder().endpoint_url(gateway.trim_end_matches('/')).build(),
+    );
+    let names: HashMap<String, String> =
+        crate::resources::api_key::all_keys(ctx).await?.into_iter().filter_map(|k| Some((k.id?, k.name?))).collect();
+    let today = time::OffsetDateTime::now_utc().date();
+    let start = today - time::Duration::days(USAGE_DAYS - 1);
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = |d: time::Date| d.format(&format).expect("a date formats");
+    let (mut entries, mut written) = (Vec::new(), 0);
+    for plan in crate::resources::usage_plan::all_plans(ctx).await? {
+        let (Some(id), Some(plan_name)) = (plan.id(), plan.name()) else { continue };
+        let out = client
+            .get_usage()
+            .usage_plan_id(id)
+            .start_date(date(start))
+            .end_date(date(today))
+            .send()
+            .await
+            .map_err(|e| aws("apigateway:GET", format!("/usageplans/{id}/usage"), e))?;
+        for (key_id, days) in out.items().into_iter().flatten() {
+            let Some(key_name) = names.get(key_id) else { continue };
+            let used: Map<String, Value> = days
+                .iter()
+                .enumerate()
+                .filter_map(|(i, pair)| {
+                    let n = *pair.first()?;
+                    (n > 0).then(|| (date(start + time::Duration::days(i as i64)), json!(n)))
+                })
+                .collect();
+            if !used.is_empty() {
+                written += used.len();
+                entries.push(json!({"plan": plan_name, "key": key_name, "days": used}));
+            }
+        }
+    }
+    Ok((entries, written))
 }
 
 /// The items a save wrote to `path`; none when there is no such file.
@@ -196,7 +273,7 @@ async fn load_items(ctx: &Ctx, table: &str, path: &Path) -> Result<usize> {
 /// Loads what [`save`] wrote. Absent folder: nothing to load.
 pub async fn load(ctx: &Ctx, dir: &Path) -> Result<Counts> {
     if !dir.join(STUDENTS_FILE).exists() {
-        return Ok(Counts { students: 0, backups: 0, objects: 0 });
+        return Ok(Counts { students: 0, backups: 0, objects: 0, usage: 0 });
     }
     let students = load_items(ctx, &ctx.sys.table, &dir.join(STUDENTS_FILE)).await?;
     let backups = load_items(ctx, &ctx.sys.backups_table, &dir.join(CATALOG_FILE)).await?;
@@ -218,7 +295,7 @@ pub async fn load(ctx: &Ctx, dir: &Path) -> Result<Counts> {
             .map_err(|e| aws("s3:PutObject", key.clone(), e))?;
         objects += 1;
     }
-    Ok(Counts { students, backups, objects })
+    Ok(Counts { students, backups, objects, usage: 0 })
 }
 
 /// `count` made-up students (ids `SEED-00001`...), for trying the page with data.

@@ -30,3 +30,6 @@ pub const MAX_BACKUP_WAIT_SECONDS: u64 = 25;
 /// The backup's scan pages, in bytes of items (optional; DynamoDB's own cap is 1 MB). Smaller
 /// pages hold less memory, larger ones take fewer requests: `scripts/bench` measures both.
 pub const BACKUP_PAGE_BYTES: &str = "BACKUP_PAGE_BYTES";
+/// The domains a student's confirmation email may go to, comma-separated (see
+/// [`crate::mail::StudentEmailDomains`]); unset or empty: any domain.
+pub const STUDENT_EMAIL_DOMAINS: &str = "STUDENT_EMAIL_DOMAINS";

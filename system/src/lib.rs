@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod env;
 pub mod logging;
+pub mod mail;
 pub mod names;
 pub mod outputs;
 pub mod student;

@@ -1,6 +1,7 @@
 //! The deployable system: every resource's name for a prefix, the routes, the usage plan's
 //! limits, CORS, and each function's environment and least-privilege permissions.
 
+use crate::mail::StudentEmailDomains;
 use crate::names::{self, BACKUP_FUNCTION, GET_FUNCTION, INSERT_FUNCTION};
 use crate::{backup, env};
 
@@ -77,6 +78,8 @@ pub struct Options {
     pub backup_wait_seconds: u64,
     /// The daily backup's EventBridge schedule expression (`cron(...)`, `rate(...)`), or none.
     pub backup_schedule: Option<String>,
+    /// The domains a new student's confirmation may be mailed to (none listed: any).
+    pub student_email_domains: StudentEmailDomains,
 }
 
 /// CloudWatch Logs' default retention for the functions' logs.
@@ -209,6 +212,11 @@ impl System {
                 permissions,
             }
         };
+        // The list only when there is one: an older deployment (any domain) stays unchanged.
+        let mut insert_env = vec![(env::SENDER_EMAIL, options.sender_email.clone())];
+        if !options.student_email_domains.is_any() {
+            insert_env.push((env::STUDENT_EMAIL_DOMAINS, options.student_email_domains.to_string()));
+        }
         let functions = vec![
             function(
                 GET_FUNCTION,
@@ -221,7 +229,7 @@ impl System {
                 INSERT_FUNCTION,
                 128,
                 10,
-                env(&[(env::SENDER_EMAIL, options.sender_email.clone())]),
+                env(&insert_env),
                 vec![
                     Permission { actions: vec!["dynamodb:PutItem"], resources: vec![Resource::Table(table.clone())] },
                     send_mail.clone(),
@@ -350,6 +358,7 @@ mod tests {
             log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
             backup_wait_seconds: env::DEFAULT_BACKUP_WAIT_SECONDS,
             backup_schedule: Some(names::DEFAULT_BACKUP_SCHEDULE.into()),
+            student_email_domains: StudentEmailDomains::any(),
         }
     }
 
@@ -399,6 +408,20 @@ mod tests {
         let env_of = |name: &str| -> Vec<&str> { s.function(name).environment.iter().map(|(k, _)| *k).collect() };
         assert_eq!(env_of(GET_FUNCTION), [env::TABLE_NAME, env::ALLOWED_ORIGIN]);
         assert_eq!(env_of(INSERT_FUNCTION), [env::TABLE_NAME, env::ALLOWED_ORIGIN, env::SENDER_EMAIL]);
+        let domains = StudentEmailDomains::parse("school.example.com,Pupils.example.org").unwrap();
+        let listed = System::new(Options { student_email_domains: domains, ..options("") });
+        assert_eq!(
+            listed.function(INSERT_FUNCTION).environment.last(),
+            Some(&(env::STUDENT_EMAIL_DOMAINS, "school.example.com,pupils.example.org".to_owned()))
+        );
+        assert!(
+            listed
+                .functions
+                .iter()
+                .filter(|f| f.binary != INSERT_FUNCTION)
+                .all(|f| f.environment.iter().all(|(k, _)| *k != env::STUDENT_EMAIL_DOMAINS)),
+            "only the insert function mails students"
+        );
         assert_eq!(
             env_of(BACKUP_FUNCTION),
             [

@@ -48,6 +48,37 @@ async fn insert_then_list_through_the_real_binaries() {
 }
 
 #[tokio::test]
+async fn the_insert_binary_mails_only_the_domains_in_student_email_domains() {
+    let app = TestApp::start(true).await;
+    let runtime = FakeRuntime::start().await;
+    let domains = [("SENDER_EMAIL", SENDER), ("STUDENT_EMAIL_DOMAINS", "pupils.example.org,School.Example.com")];
+    let _insert = runtime.spawn_function("insertStudentData", &env(&app, &domains));
+    let post = |id: &str, email: &str| {
+        let body = json!({"studentid": id, "name": "Ann", "class": "1A", "birthdate": "2010-01-01", "email": email});
+        runtime.invoke(proxy_event("POST", "/students", &[], Some(&body.to_string())))
+    };
+
+    let (status, _, answer) = proxy_body(post("DOM-1", "ann@school.EXAMPLE.com").await);
+    assert_eq!((status, &answer["emailSent"]), (201, &json!(true)), "{answer}");
+    let (status, _, answer) = proxy_body(post("DOM-2", "ann@elsewhere.example.net").await);
+    assert_eq!((status, &answer["emailSent"]), (201, &json!(false)), "{answer}");
+    assert_eq!(
+        answer["warning"],
+        "confirmation email not sent: confirmations go only to addresses at pupils.example.org, school.example.com, \
+         not elsewhere.example.net"
+    );
+    let (_, _, answer) = proxy_body(post("DOM-3", "ann@sub.pupils.example.org").await);
+    assert_eq!(answer["emailSent"], false, "a subdomain is not the domain: {answer}");
+
+    // All three stored; SES was asked for the one at a listed domain only.
+    let ids = app.table_ids().await;
+    assert_eq!(ids, ["DOM-1", "DOM-2", "DOM-3"]);
+    let mails = app.mail.sent_emails().await;
+    let to: Vec<_> = mails.iter().map(|m| m.to.clone()).collect();
+    assert_eq!(to, [vec!["ann@school.EXAMPLE.com".to_owned()]]);
+}
+
+#[tokio::test]
 async fn the_backup_binary_hands_off_runs_and_answers_http_and_schedules() {
     let app = TestApp::start(true).await;
     app.seed(&[crate::app::student(1)]).await;

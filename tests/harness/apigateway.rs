@@ -19,6 +19,19 @@ pub async fn put_proxy_method(
     key_required: bool,
     uri: &str,
 ) {
+    put_proxy_method_with(gw, api, resource, http_method, key_required, uri, "POST").await;
+}
+
+/// ... invoking the function with `integration_method` (API Gateway fails any but POST).
+pub async fn put_proxy_method_with(
+    gw: &Client,
+    api: &str,
+    resource: &str,
+    http_method: &str,
+    key_required: bool,
+    uri: &str,
+    integration_method: &str,
+) {
     gw.put_method()
         .rest_api_id(api)
         .resource_id(resource)
@@ -33,7 +46,7 @@ pub async fn put_proxy_method(
         .resource_id(resource)
         .http_method(http_method)
         .r#type(IntegrationType::AwsProxy)
-        .integration_http_method("POST")
+        .integration_http_method(integration_method)
         .uri(uri)
         .send()
         .await

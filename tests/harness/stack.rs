@@ -20,6 +20,8 @@ pub struct LocalStack {
     pub gateway_url: String,
     pub api_key: String,
     pub http: reqwest::Client,
+    /// Handed over to a restarted stack in the same folder: dropping this one stops nothing.
+    handed_over: bool,
 }
 
 impl LocalStack {
@@ -30,12 +32,26 @@ impl LocalStack {
 
     /// ... with more `scripts/dev` arguments (`--allowed-origin ORIGIN`, ...).
     pub async fn start_with(args: &[&str], extra: &[(&str, &str)]) -> Self {
-        crate::logs();
         let dir = std::env::temp_dir().join(format!("stack-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
+        Self::launch(dir, &["--fresh"], args, extra).await
+    }
+
+    /// Stops the stack as Ctrl-C would (its data saved) and starts it again in the same
+    /// folder, as a developer reruns `scripts/dev` (its saved data loaded back).
+    pub async fn restart(&mut self) {
+        stop(&self.dir);
+        let mut restarted = Self::launch(self.dir.clone(), &[], &[], &[]).await;
+        std::mem::swap(self, &mut restarted);
+        restarted.handed_over = true;
+    }
+
+    async fn launch(dir: PathBuf, fresh: &[&str], args: &[&str], extra: &[(&str, &str)]) -> Self {
+        crate::logs();
         let mut command = Command::new(workspace_root().join("scripts/dev"));
         command
-            .args(["--detach", "--free-ports", "--no-web", "--fresh"])
+            .args(["--detach", "--free-ports", "--no-web"])
+            .args(fresh)
             .args(args)
             .current_dir(workspace_root())
             .env("STACK_DIR", &dir)
@@ -57,6 +73,7 @@ impl LocalStack {
                 env,
                 dir,
                 http,
+                handed_over: false,
             }
         };
         match started {
@@ -125,6 +142,9 @@ pub fn signal(target: i32, signal: i32) {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
+        if self.handed_over {
+            return;
+        }
         stop(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -4,6 +4,7 @@ mod app;
 mod audit;
 mod deploy;
 mod destroy;
+mod email_domains;
 mod keys;
 mod plan;
 mod region;

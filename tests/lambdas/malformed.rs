@@ -1,5 +1,6 @@
 //! `testMalformed`: answers what API Gateway must turn into a 502 — chosen by the query
-//! parameter `kind`: a bare string, `{}`, an unknown field, or a handler error.
+//! parameter `kind`: a bare string, an unknown field, or a handler error (and `{}`, which
+//! API Gateway answers with a 200 and an empty body).
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::{Value, json};

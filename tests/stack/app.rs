@@ -12,6 +12,12 @@ pub struct TestApp {
     stack: LocalStack,
 }
 
+impl std::ops::DerefMut for TestApp {
+    fn deref_mut(&mut self) -> &mut LocalStack {
+        &mut self.stack
+    }
+}
+
 /// The stack's URLs, key, environment and SDK configuration, as `LocalStack` has them.
 impl Deref for TestApp {
     type Target = LocalStack;
@@ -85,7 +91,7 @@ impl TestApp {
         aws_sdk_apigateway::Client::new(&self.sdk().await)
     }
 
-    fn api_id(&self) -> String {
+    pub fn api_id(&self) -> String {
         self.outputs().api_id
     }
 
@@ -103,22 +109,37 @@ impl TestApp {
 
     /// Adds `GET /<path>` (key required) proxying to a test function, and redeploys the stage.
     pub async fn add_test_route(&self, path: &str, function: &str) {
+        self.add_test_route_with(&[path], function, "POST").await;
+        self.redeploy().await;
+    }
+
+    /// Adds `GET /<path...>` (key required, nested resources as needed) proxying to a test
+    /// function with `integration_method` (Lambda needs POST), without redeploying.
+    pub async fn add_test_route_with(&self, path: &[&str], function: &str, integration_method: &str) {
         let gw = self.gateway().await;
         let api = self.api_id();
         let resources = gw.get_resources().rest_api_id(&api).send().await.unwrap();
-        let root = resources.items().iter().find(|r| r.path() == Some("/")).unwrap().id().unwrap().to_owned();
-        let resource = gw.create_resource().rest_api_id(&api).parent_id(&root).path_part(path).send().await.unwrap();
+        let mut parent = resources.items().iter().find(|r| r.path() == Some("/")).unwrap().id().unwrap().to_owned();
+        let mut full = String::new();
+        for part in path {
+            full = format!("{full}/{part}");
+            parent = match resources.items().iter().find(|r| r.path() == Some(full.as_str())) {
+                Some(existing) => existing.id().unwrap().to_owned(),
+                None => {
+                    let made = gw.create_resource().rest_api_id(&api).parent_id(&parent).path_part(*part).send();
+                    made.await.unwrap().id().unwrap().to_owned()
+                }
+            };
+        }
         let function_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
-        apigateway::put_proxy_method(
-            &gw,
-            &api,
-            resource.id().unwrap(),
-            "GET",
-            true,
-            &apigateway::lambda_uri(&function_arn),
-        )
-        .await;
-        gw.create_deployment().rest_api_id(&api).stage_name(system::names::STAGE).send().await.unwrap();
+        let uri = apigateway::lambda_uri(&function_arn);
+        apigateway::put_proxy_method_with(&gw, &api, &parent, "GET", true, &uri, integration_method).await;
+    }
+
+    /// A new deployment of the stage.
+    pub async fn redeploy(&self) {
+        let gw = self.gateway().await;
+        gw.create_deployment().rest_api_id(self.api_id()).stage_name(system::names::STAGE).send().await.unwrap();
     }
 }
 

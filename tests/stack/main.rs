@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod backups;
+mod fidelity;
 mod lambda_api;
 mod limits;
 mod load;

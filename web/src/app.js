@@ -28,6 +28,7 @@ const ui = {
   errorDismiss: $('error-dismiss'),
   status: $('status'),
   settingsForm: $('settings-form'),
+  saveSettings: $('save-settings'),
   apiUrl: $('settings-api-url'),
   apiUrlError: $('settings-error-api-url'),
   apiKey: $('settings-api-key'),
@@ -47,6 +48,7 @@ const ui = {
   backupEmail: $('backup-email'),
   backupEmailLabel: $('backup-email-label'),
   backupLink: $('backup-link'),
+  backupLinkRefused: $('backup-link-refused'),
   backupProgress: $('backup-progress'),
   backupProgressId: $('backup-progress-id'),
   backupProgressText: $('backup-progress-text'),
@@ -590,13 +592,29 @@ function humanSize(bytes) {
   }).format(value);
 }
 
-function safeHttpUrl(raw) {
+const LOCAL_HOST = '127.0.0.1';
+
+/**
+ * A download link the page may follow: `https:`, or plain `http:` on 127.0.0.1 when the API
+ * itself is there (the local stack, whose emulator serves the backups). Else `refused` says why,
+ * and the link is shown as text only. `null` when there is no URL at all.
+ */
+function downloadLink(raw) {
+  let url;
   try {
-    const url = new URL(String(raw));
-    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+    url = new URL(String(raw));
   } catch {
     return null;
   }
+  if (url.protocol === 'https:') return { href: url.href };
+  let apiHost = '';
+  try {
+    apiHost = new URL(state.apiUrl).hostname;
+  } catch {
+    // no API URL: no local stack either
+  }
+  if (url.protocol === 'http:' && url.hostname === LOCAL_HOST && apiHost === LOCAL_HOST) return { href: url.href };
+  return { refused: `The download link was not opened: only https: links are followed, and this one is ${url.href}` };
 }
 
 function formatExpiry(raw) {
@@ -701,8 +719,8 @@ function sentence(text, fallback) {
 
 /** The result of a finished backup: POST /backup's report, or a succeeded backup's status. */
 function showBackupResult(result, { emailKnown }) {
-  const href = safeHttpUrl(result && result.downloadUrl);
-  if (!href) throw new ApiError('bad-response', 'the backup has no usable downloadUrl', { apiUrl: state.apiUrl });
+  const link = downloadLink(result && result.downloadUrl);
+  if (!link) throw new ApiError('bad-response', 'the backup has no usable downloadUrl', { apiUrl: state.apiUrl });
   const count = Number(result.count);
   const hasCount = result.count !== null && result.count !== undefined && Number.isFinite(count);
   ui.backupSummary.textContent = 'Backup complete.';
@@ -714,7 +732,10 @@ function showBackupResult(result, { emailKnown }) {
   ui.backupEmail.textContent = result.emailSent ? 'A notice was emailed.' : 'No notice email was sent.';
   ui.backupEmail.hidden = !emailKnown;
   ui.backupEmailLabel.hidden = !emailKnown;
-  ui.backupLink.href = href;
+  ui.backupLink.hidden = !link.href;
+  ui.backupLink.href = link.href ?? '#backup-title';
+  ui.backupLinkRefused.hidden = !link.refused;
+  ui.backupLinkRefused.textContent = link.refused ?? '';
   ui.backupResult.dataset.count = hasCount ? String(count) : '';
   ui.backupResult.dataset.backupId = typeof result.backupId === 'string' ? result.backupId : '';
   ui.backupResult.hidden = false;
@@ -827,10 +848,14 @@ function backupItem(view) {
   }
   li.append(head, dl);
 
-  const href = status === 'succeeded' ? safeHttpUrl(view.downloadUrl) : null;
-  if (href) {
+  const download = status === 'succeeded' ? downloadLink(view.downloadUrl) : null;
+  if (download && download.refused) {
+    const refused = element('p', 'mt-2 text-sm font-medium break-words text-red-800', download.refused);
+    refused.dataset.testid = 'backup-item-link-refused';
+    li.append(refused);
+  } else if (download) {
     const link = element('a', 'mt-2 inline-flex items-center gap-1.5 rounded-md px-2 py-1 text-sm font-semibold text-indigo-700 ring-1 ring-indigo-200 ring-inset hover:bg-indigo-50 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600');
-    link.href = href;
+    link.href = download.href;
     link.rel = 'noopener noreferrer';
     link.dataset.testid = 'backup-item-link';
     link.append('Download', srOnly(` the backup of ${when}`), ' (JSON)');
@@ -1004,6 +1029,8 @@ async function start() {
   ui.reload.addEventListener('click', onReload);
   ui.search.addEventListener('input', onSearch);
   ui.table.querySelector('thead').addEventListener('click', onSortClick);
+  // The forms' buttons come disabled, so nothing is submitted before these handlers exist.
+  for (const button of [ui.saveSettings, ui.forgetKey, ui.submit]) button.disabled = false;
 
   state.configApiUrl = await readConfig();
   state.apiUrl = normalizeApiUrl(storageGet(STORAGE_URL)) ?? state.configApiUrl;

@@ -21,6 +21,10 @@ const EARLIEST_BIRTHDATE = '1900-01-01';
 const ID_CHARS = /^[A-Za-z0-9_-]+$/;
 // Rust's char::is_control is the Unicode general category Cc.
 const CONTROL = /\p{Cc}/u;
+// Format characters (Cf: bidi overrides and isolates, zero-width characters, the soft hyphen,
+// tags, ...) and the line and paragraph separators: invisible, they make a name read otherwise
+// than it is stored. The server refuses the same (its table is generated from `\p{Cf}`).
+const INVISIBLE = /\p{Cf}|[\u2028\u2029]/u;
 // Whitespace as Rust's str::trim sees it (Unicode White_Space).
 const EDGE_SPACE = /^[\p{White_Space}]+|[\p{White_Space}]+$/gu;
 
@@ -49,7 +53,14 @@ function checkText(label, raw, max) {
   if (n === 0) return `${label} is required.`;
   if (n > max) return `${label} must be at most ${max} characters (now ${n}).`;
   if (CONTROL.test(trimmed)) return `${label} must not contain control characters.`;
+  const invisible = trimmed.match(INVISIBLE);
+  if (invisible) return `${label} must not contain invisible format characters (${codePoint(invisible[0])}).`;
   return null;
+}
+
+/** `U+202E` for a character. */
+function codePoint(c) {
+  return `U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 export function checkName(raw) {

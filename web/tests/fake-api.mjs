@@ -57,7 +57,8 @@ export function makeBackupId(date = new Date()) {
  * `succeeded`) or 'fail' (202, then `failed` with backupError). throttlePolls: that many status
  * reads answer 429 first. backups: catalog entries to start with (BackupView objects, newest
  * first; a `running` one may carry `polls` and `outcome`). listsBackups false: the routes
- * GET /backups and GET /backups/{id} do not exist (an API from before them).
+ * GET /backups and GET /backups/{id} do not exist (an API from before them). downloadOrigin:
+ * where the download links point (default: this server, which serves them).
  */
 export async function startFakeApi({
   port = 0,
@@ -74,6 +75,7 @@ export async function startFakeApi({
   throttlePolls = 0,
   backups = [],
   listsBackups = true,
+  downloadOrigin = null,
 } = {}) {
   const table = new Map(students.map((s) => [s.studentid, { ...s }]));
   const downloads = new Map();
@@ -117,7 +119,7 @@ export async function startFakeApi({
   function downloadLink(body) {
     const token = randomBytes(12).toString('hex');
     downloads.set(token, body);
-    return { downloadUrl: `${origin()}/download/${token}`, expiresAt: new Date(Date.now() + 3600_000).toISOString() };
+    return { downloadUrl: `${downloadOrigin ?? origin()}/download/${token}`, expiresAt: new Date(Date.now() + 3600_000).toISOString() };
   }
 
   /** Writes the students as a backup's body and fills in its view. */

@@ -610,6 +610,67 @@ test('"Forget key" while a backup is followed stops following it', async (t) => 
   await assertClean(p, problems);
 });
 
+test('before app.js runs, the forms cannot submit: no action, method post, buttons disabled until the script enables them', async (t) => {
+  const server = await site(CLOSED_API);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.after(() => context.close());
+  const p = await context.newPage();
+  const requests = [];
+  p.on('request', (request) => requests.push(request.url()));
+  await p.goto(server.url);
+  const settings = p.getByTestId('settings-form');
+  assert.equal(await settings.getAttribute('action'), null, 'no action: a submission could only go to this page');
+  assert.equal(await settings.getAttribute('method'), 'post', 'never into the URL');
+  assert.equal(await p.getByTestId('add-form').getAttribute('method'), 'post');
+  for (const id of ['save-settings', 'forget-key', 'submit-student']) assert.equal(await p.getByTestId(id).isDisabled(), true, id);
+
+  // Enter in a field (implicit submission) and a forced click on the disabled button send nothing.
+  const loaded = requests.length;
+  await p.getByTestId('settings-api-key').fill('secret-key-value');
+  await p.getByTestId('settings-api-key').press('Enter');
+  await p.getByTestId('save-settings').click({ force: true });
+  // Absence can only be shown by waiting: a submission would be a request within a moment.
+  const submitted = await p.waitForRequest(() => true, { timeout: 1500 }).catch(() => null);
+  assert.equal(submitted, null, `a request went out: ${submitted && submitted.url()}`);
+  assert.deepEqual(requests.slice(loaded), []);
+  assert.ok(!p.url().includes('secret-key-value'), p.url());
+  assert.ok(requests.every((url) => !url.includes('secret-key-value')), requests.join('\n'));
+
+  // With the script, the buttons work.
+  const { page: live } = await page(t);
+  await gotoReady(live, server.url);
+  for (const id of ['save-settings', 'forget-key', 'submit-student']) assert.equal(await live.getByTestId(id).isEnabled(), true, id);
+});
+
+test('download links: https is followed; plain http only on 127.0.0.1 beside a local API; others shown as text', async (t) => {
+  for (const [downloadOrigin, followed] of [['https://files.example', true], ['http://files.example', false]]) {
+    const api = await fakeApi({ key: 'k', students: makeStudents(2), burst: 50, rate: 50, downloadOrigin });
+    const server = await site(api.url);
+    const { page: p, problems } = await page(t);
+    await gotoReady(p, server.url);
+    await saveSettings(p, { apiUrl: api.url, apiKey: 'k' });
+    await p.getByTestId('backup-button').click();
+    await p.getByTestId('backup-result').waitFor({ state: 'visible' });
+    const item = p.locator('[data-testid="backups-list"] li').first();
+    await item.waitFor();
+    if (followed) {
+      assert.match(await p.getByTestId('backup-link').getAttribute('href'), /^https:\/\/files\.example\/download\//);
+      assert.equal(await p.getByTestId('backup-link-refused').isVisible(), false);
+      assert.match(await item.locator('[data-testid="backup-item-link"]').getAttribute('href'), /^https:\/\/files\.example\//);
+    } else {
+      assert.equal(await p.getByTestId('backup-link').isVisible(), false, 'no link to follow');
+      assert.match(
+        await p.getByTestId('backup-link-refused').textContent(),
+        /^The download link was not opened: only https: links are followed, and this one is http:\/\/files\.example\/download\/[0-9a-f]+$/,
+      );
+      await item.locator('[data-testid="backup-item-link-refused"]').waitFor();
+      assert.equal(await item.locator('a').count(), 0);
+      await screenshot(p, 'download-link-refused');
+    }
+    await assertClean(p, problems);
+  }
+});
+
 /** `n` backups, newest first, an hour apart, alternating outcomes. */
 function pastBackups(n, origin) {
   const start = Date.parse('2025-07-06T09:08:07Z');

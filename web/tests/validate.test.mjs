@@ -29,6 +29,16 @@ test('name and class: trimmed length, no control characters', () => {
   assert.match(checkClass(''), /required/);
 });
 
+test('name and class: no invisible format characters (Cf) nor line or paragraph separators', () => {
+  assert.equal(checkName('abc\u202Egpj.exe'), 'Name must not contain invisible format characters (U+202E).');
+  assert.equal(checkClass('12\u200BA'), 'Class must not contain invisible format characters (U+200B).');
+  assert.equal(checkName('a\u2028b'), 'Name must not contain invisible format characters (U+2028).');
+  assert.equal(checkName('Ann\u{E0001}'), 'Name must not contain invisible format characters (U+E0001).');
+  for (const c of ['\u00AD', '\u200E', '\u2066', '\u2069', '\uFEFF', '\u2029']) assert.match(checkName(`a${c}b`), /invisible/, c);
+  assert.equal(checkName('\u2028Ann\u2029'), null, 'separators at the ends are white space, trimmed');
+  assert.equal(checkName('Zoë\u00A0Åsa'), null, 'a no-break space is a space, not a format character');
+});
+
 test('birth dates: a real YYYY-MM-DD from 1900-01-01 to today (UTC)', () => {
   const today = '2026-06-15';
   for (const ok of ['1900-01-01', '2000-02-29', '2026-06-15', '2024-12-31']) assert.equal(checkBirthdate(ok, today), null, ok);

@@ -9,6 +9,7 @@ use http::header::{CONTENT_TYPE, HeaderValue, LINK};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use system::mail::StudentEmailDomains;
 use time::OffsetDateTime;
 
 use crate::api::{ApiError, Responder, read_student};
@@ -101,15 +102,23 @@ pub struct InsertStudent<S, M> {
     mailer: M,
     respond: Responder,
     clock: Clock,
+    /// Where confirmations may go: the school's sender mails no other domain.
+    mail_domains: StudentEmailDomains,
 }
 
 impl<S: StudentStore, M: Mailer> InsertStudent<S, M> {
+    /// Confirmations go to any domain until [`Self::with_mail_domains`] limits them.
     pub fn new(store: S, mailer: M, respond: Responder) -> Self {
-        Self { store, mailer, respond, clock: OffsetDateTime::now_utc }
+        Self { store, mailer, respond, clock: OffsetDateTime::now_utc, mail_domains: StudentEmailDomains::any() }
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub fn with_mail_domains(mut self, domains: StudentEmailDomains) -> Self {
+        self.mail_domains = domains;
         self
     }
 
@@ -126,15 +135,36 @@ impl<S: StudentStore, M: Mailer> InsertStudent<S, M> {
         self.store.insert(&student).await.map_err(store_error)?;
         tracing::info!(studentid = %student.id, "student stored");
 
-        let student = student.to_student();
-        let warning = match self.mailer.send(mail::confirmation(&student)).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(studentid = %student.studentid, error = ?e, "confirmation email not sent");
-                Some(format!("confirmation email not sent: {e}"))
+        let warning = match self.refusal(&student) {
+            Some(reason) => {
+                tracing::info!(studentid = %student.id, "confirmation email not sent: domain not listed");
+                Some(format!("confirmation email not sent: {reason}"))
             }
+            None => match self.mailer.send(mail::confirmation(&student)).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(studentid = %student.id, error = ?e, "confirmation email not sent");
+                    Some(format!("confirmation email not sent: {e}"))
+                }
+            },
         };
-        Ok(Inserted { student, email_sent: warning.is_none(), warning })
+        Ok(Inserted { student: student.to_student(), email_sent: warning.is_none(), warning })
+    }
+
+    /// Why the confirmation must not go to this student's address, if it must not.
+    fn refusal(&self, student: &NewStudent) -> Option<String> {
+        if self.mail_domains.is_any() {
+            return None;
+        }
+        let domain = student.email.ascii_domain();
+        if domain.as_deref().is_some_and(|d| self.mail_domains.allows(d)) {
+            return None;
+        }
+        let listed = self.mail_domains.domains().join(", ");
+        Some(match domain {
+            Some(domain) => format!("confirmations go only to addresses at {listed}, not {domain}"),
+            None => format!("confirmations go only to addresses at {listed}"),
+        })
     }
 }
 

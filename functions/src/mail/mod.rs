@@ -9,7 +9,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::aws::{Failure, classify};
 use crate::backup::BackupRecord;
-use crate::domain::{Email, Student};
+use crate::domain::{Email, NewStudent};
 
 #[cfg(feature = "test-util")]
 mod recording;
@@ -103,23 +103,39 @@ impl<T: Mailer> Mailer for &T {
 #[derive(Template)]
 #[template(path = "confirmation.html")]
 struct ConfirmationHtml<'a> {
-    student: &'a Student,
+    name: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "confirmation.txt", escape = "none")]
 struct ConfirmationText<'a> {
-    student: &'a Student,
+    name: &'a str,
 }
 
-/// The confirmation a new student receives.
-pub fn confirmation(student: &Student) -> Mail {
+/// The most of a name a confirmation shows, in characters.
+pub const CONFIRMATION_NAME_CHARS: usize = 100;
+
+/// The confirmation a new student receives. Whoever holds an API key chooses every field, so
+/// the message carries none of them but the name, cut to [`CONFIRMATION_NAME_CHARS`]: the
+/// school's sender must not become a way to mail someone else's text.
+pub fn confirmation(student: &NewStudent) -> Mail {
+    let name = shortened(student.name.as_str(), CONFIRMATION_NAME_CHARS);
     Mail {
-        to: student.email.clone(),
-        subject: format!("Your student record {}", student.studentid),
-        text: ConfirmationText { student }.render().expect("template renders"),
-        html: ConfirmationHtml { student }.render().expect("template renders"),
+        to: student.email.to_string(),
+        subject: "Your student record was created".to_owned(),
+        text: ConfirmationText { name: &name }.render().expect("template renders"),
+        html: ConfirmationHtml { name: &name }.render().expect("template renders"),
     }
+}
+
+/// `text` when it has at most `max` characters, else its first `max - 1` (on a character
+/// boundary, trailing spaces dropped) and an ellipsis.
+fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max - 1).collect();
+    format!("{}…", kept.trim_end())
 }
 
 #[derive(Template)]
@@ -148,21 +164,54 @@ pub fn backup_notice(to: &Email, backup: &BackupRecord) -> Mail {
 mod tests {
     use super::*;
 
+    fn student(name: &str, class: &str) -> NewStudent {
+        let raw = [
+            ("studentid", "SV-visit-evil-example"),
+            ("name", name),
+            ("class", class),
+            ("birthdate", "2008-05-17"),
+            ("email", "a@example.com"),
+        ];
+        let raw = raw.into_iter().map(|(k, v)| (k.to_owned(), serde_json::Value::from(v))).collect();
+        NewStudent::parse(raw, time::macros::date!(2026 - 01 - 01)).expect("a valid student")
+    }
+
     #[test]
-    fn the_html_part_escapes_every_value_and_the_text_part_keeps_them() {
-        let student = Student {
-            studentid: "SV001".into(),
-            name: "<script>alert(1)</script> & \"Co\"".into(),
-            class: "<b>12A</b>".into(),
-            birthdate: "2008-05-17".into(),
-            email: "a@example.com".into(),
-        };
-        let mail = confirmation(&student);
+    fn the_html_part_escapes_the_name_and_the_text_part_keeps_it() {
+        let mail = confirmation(&student("<script>alert(1)</script> & \"Co\"", "12A"));
         assert_eq!(mail.to, "a@example.com");
         assert!(!mail.html.contains("<script>"), "{}", mail.html);
-        assert!(!mail.html.contains("<b>12A"), "{}", mail.html);
         assert!(mail.html.contains("&#60;script&#62;") || mail.html.contains("&lt;script&gt;"), "{}", mail.html);
         assert!(mail.text.contains("<script>alert(1)</script> & \"Co\""));
+    }
+
+    #[test]
+    fn the_confirmation_carries_no_caller_text_but_the_name() {
+        let mail = confirmation(&student("Ann", "Click https://evil.example to verify"));
+        assert_eq!(mail.subject, "Your student record was created");
+        assert_eq!(
+            mail.text,
+            "Welcome, Ann\n\nYour student record has been created.\n\nIf this was not you, reply to this message."
+        );
+        for part in [&mail.subject, &mail.text, &mail.html] {
+            for caller_text in ["evil", "SV-visit", "2008-05-17", "a@example.com"] {
+                assert!(!part.contains(caller_text), "{caller_text:?} in {part}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_name_is_cut_to_100_characters_on_a_char_boundary() {
+        // 200 characters of two to four bytes each: a cut by bytes would split one.
+        let name: String = "é😀ß".repeat(66) + "ab";
+        let mail = confirmation(&student(&name, "12A"));
+        let shown = mail.text.lines().next().unwrap().strip_prefix("Welcome, ").unwrap();
+        assert_eq!(shown.chars().count(), CONFIRMATION_NAME_CHARS, "{shown}");
+        assert!(shown.ends_with('…'));
+        assert!(name.starts_with(shown.trim_end_matches('…')));
+        let exact: String = "n".repeat(100);
+        assert!(confirmation(&student(&exact, "12A")).text.starts_with(&format!("Welcome, {exact}\n")));
+        assert_eq!(shortened("a b  c", 4), "a b…", "no space before the ellipsis");
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! the type `lambda_http` parses it back into in the functions, so field names and types
 //! cannot drift apart — serialized and brought to what API Gateway sends where the type writes
 //! otherwise ([`as_api_gateway_sends`]). Then the header maps, written apart
-//! ([`write_headers`]) from (name, value) pairs: the type keeps headers in an
-//! `http::HeaderMap`, which holds names only in lowercase (API Gateway passes them as the
-//! client sent them) and fails to serialize a value that is not UTF-8.
+//! ([`write_headers`]) from the (name, value) pairs [`super::headers::forwarded`] gives: the
+//! type keeps headers in an `http::HeaderMap`, which holds names only in lowercase (API
+//! Gateway passes `Content-Type`, `User-Agent`, ...) and fails to serialize a value that is
+//! not UTF-8.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,6 +17,9 @@ use base64::Engine as _;
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value, json};
 
+use super::header_case::OriginalNames;
+use super::headers::{self, Hop};
+use super::trace::Trace;
 use crate::query::url_pairs;
 
 /// The account the emulator deploys into (moto's default).
@@ -26,7 +30,7 @@ pub struct RequestFacts<'a> {
     pub method: &'a Method,
     pub resource_path: &'a str,
     pub resource_id: &'a str,
-    /// Without the stage: `/students`.
+    /// Without the stage, as sent (`//students` too): `/students`.
     pub path: &'a str,
     pub stage: &'a str,
     pub api_id: &'a str,
@@ -34,10 +38,15 @@ pub struct RequestFacts<'a> {
     pub request_id: &'a str,
     pub extended_request_id: &'a str,
     pub headers: &'a HeaderMap,
+    /// The header names as the client sent them.
+    pub header_names: &'a OriginalNames,
     pub query: Option<&'a str>,
     pub path_parameters: &'a [(String, String)],
     pub body: &'a [u8],
     pub source_ip: &'a str,
+    /// The port the request arrived at (`X-Forwarded-Port`).
+    pub port: u16,
+    pub trace: &'a Trace,
     /// For methods that require a key.
     pub api_key: Option<AdmittedKey<'a>>,
     pub now: time::OffsetDateTime,
@@ -55,7 +64,8 @@ pub struct AdmittedKey<'a> {
 pub fn event(f: &RequestFacts<'_>) -> Value {
     let mut event = serde_json::to_value(typed(f)).expect("an event without headers serializes");
     as_api_gateway_sends(&mut event, f);
-    write_headers(&mut event, f.headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes())));
+    let hop = Hop { client_ip: f.source_ip, port: f.port };
+    write_headers(&mut event, headers::forwarded(f.headers, f.header_names, hop, f.trace));
     event
 }
 
@@ -79,16 +89,18 @@ fn typed(f: &RequestFacts<'_>) -> ApiGatewayProxyRequest {
     context.resource_id = Some(f.resource_id.to_owned());
     context.resource_path = Some(f.resource_path.to_owned());
     context.http_method = f.method.clone();
+    // The path as sent here; `path` below has its empty segments collapsed.
     context.path = Some(format!("/{}{}", f.stage, f.path));
     context.protocol = Some("HTTP/1.1".to_owned());
     context.domain_name = header("host");
+    context.domain_prefix = context.domain_name.as_deref().map(domain_prefix);
     context.identity = identity;
 
     let (single_query, multi_query) = query_maps(f.query);
     let (body, is_base64_encoded) = body(f.body);
     let mut event = ApiGatewayProxyRequest::default();
     event.resource = Some(f.resource_path.to_owned());
-    event.path = Some(f.path.to_owned());
+    event.path = Some(collapsed(f.path));
     event.http_method = f.method.clone();
     event.query_string_parameters = single_query;
     event.multi_value_query_string_parameters = multi_query;
@@ -97,6 +109,24 @@ fn typed(f: &RequestFacts<'_>) -> ApiGatewayProxyRequest {
     event.body = body;
     event.is_base64_encoded = is_base64_encoded;
     event
+}
+
+/// `//a//b/` → `/a/b/`: API Gateway's `path` has no empty segments (a trailing `/` stays).
+fn collapsed(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    if out.is_empty() { "/".to_owned() } else { out }
+}
+
+/// The first label of the host the request named (`abc123` of
+/// `abc123.execute-api.us-east-1.amazonaws.com`; `127` of `127.0.0.1:4010`).
+fn domain_prefix(host: &str) -> String {
+    let name = host.rsplit_once(':').map_or(host, |(name, port)| if port.parse::<u16>().is_ok() { name } else { host });
+    name.split('.').next().unwrap_or(name).to_owned()
 }
 
 /// `30/Nov/2026:08:09:10 +0000`, the form API Gateway writes.
@@ -142,23 +172,16 @@ fn as_api_gateway_sends(event: &mut Value, f: &RequestFacts<'_>) {
     context["extendedRequestId"] = json!(f.extended_request_id);
     context["deploymentId"] = json!(f.deployment_id);
     context["identity"]["principalOrgId"] = Value::Null;
-    // The type always writes `domainPrefix`, the first label of the API's execute-api domain;
-    // served on 127.0.0.1 there is no such domain, so the field is left out.
-    if let Some(fields) = context.as_object_mut() {
-        fields.remove("domainPrefix");
-    }
 }
 
-/// Writes `headers` and `multiValueHeaders` from the request's (name, value) pairs, in the
-/// order received and with names as given: a repeated name has its last value in `headers`
-/// and all of them in `multiValueHeaders`; a value that is not UTF-8 is decoded lossily; no
-/// headers is `null`.
-fn write_headers<'h>(event: &mut Value, headers: impl IntoIterator<Item = (&'h str, &'h [u8])>) {
+/// Writes `headers` and `multiValueHeaders` from (name, value) pairs, in the order given and
+/// with names as given: a repeated name has its last value in `headers` and all of them in
+/// `multiValueHeaders`; no headers is `null`.
+fn write_headers(event: &mut Value, headers: Vec<(String, String)>) {
     let mut single = Map::new();
-    let mut multi: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
-        let value = String::from_utf8_lossy(value).into_owned();
-        single.insert(name.to_owned(), json!(value));
+        single.insert(name.clone(), json!(value));
         multi.entry(name).or_default().push(value);
     }
     let (single, multi) = if single.is_empty() { (Value::Null, Value::Null) } else { (json!(single), json!(multi)) };
@@ -183,6 +206,18 @@ mod tests {
         headers
     }
 
+    const TRACE: &str = "Root=1-6b0d2f26-000000000000000000000001;Parent=0000000000000002;Sampled=0";
+
+    fn names() -> &'static OriginalNames {
+        static NAMES: std::sync::OnceLock<OriginalNames> = std::sync::OnceLock::new();
+        NAMES.get_or_init(OriginalNames::default)
+    }
+
+    fn trace() -> &'static Trace {
+        static TRACE_ID: std::sync::OnceLock<Trace> = std::sync::OnceLock::new();
+        TRACE_ID.get_or_init(|| Trace::fixed(TRACE))
+    }
+
     /// A request with everything: headers, repeated query keys, a path parameter, a JSON body,
     /// a key.
     fn full<'a>(headers: &'a HeaderMap, path_parameters: &'a [(String, String)]) -> RequestFacts<'a> {
@@ -197,10 +232,13 @@ mod tests {
             request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             extended_request_id: "AbCdEfGhIjKlMnOp",
             headers,
+            header_names: names(),
             query: Some("x=1&x=2&q=a+b&flag"),
             path_parameters,
             body: br#"{"name":"A"}"#,
             source_ip: "127.0.0.1",
+            port: 4010,
+            trace: trace(),
             api_key: Some(AdmittedKey { value: "a-key-value-0000000000", id: "key123" }),
             now: time::macros::datetime!(2026-11-30 08:09:10.123 UTC),
         }
@@ -220,10 +258,13 @@ mod tests {
             request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             extended_request_id: "AbCdEfGhIjKlMnOp",
             headers,
+            header_names: names(),
             query: None,
             path_parameters: &[],
             body,
             source_ip: "127.0.0.1",
+            port: 4010,
+            trace: trace(),
             api_key: None,
             now: time::macros::datetime!(2026-11-30 08:09:10.123 UTC),
         }
@@ -245,15 +286,19 @@ mod tests {
             "resource": "/students/{id}",
             "path": "/students/SV%201",
             "httpMethod": "POST",
-            // The last value of a repeated header; a value that is not UTF-8, decoded lossily.
+            // The last value of a repeated header; a value that is not UTF-8, decoded lossily;
+            // standard names canonical; API Gateway's own added.
             "headers": {
-                "host": "127.0.0.1:4010", "user-agent": "test/1.0", "content-type": "application/json",
-                "x-api-key": "a-key-value-0000000000", "accept": "application/json", "x-latin": "caf\u{fffd}"
+                "Host": "127.0.0.1:4010", "User-Agent": "test/1.0", "Content-Type": "application/json",
+                "x-api-key": "a-key-value-0000000000", "Accept": "application/json", "x-latin": "caf\u{fffd}",
+                "X-Forwarded-For": "127.0.0.1", "X-Forwarded-Port": "4010", "X-Forwarded-Proto": "http",
+                "X-Amzn-Trace-Id": TRACE
             },
             "multiValueHeaders": {
-                "host": ["127.0.0.1:4010"], "user-agent": ["test/1.0"], "content-type": ["application/json"],
-                "x-api-key": ["a-key-value-0000000000"], "accept": ["text/plain", "application/json"],
-                "x-latin": ["caf\u{fffd}"]
+                "Accept": ["text/plain", "application/json"], "Content-Type": ["application/json"],
+                "Host": ["127.0.0.1:4010"], "User-Agent": ["test/1.0"],
+                "X-Amzn-Trace-Id": [TRACE], "X-Forwarded-For": ["127.0.0.1"], "X-Forwarded-Port": ["4010"],
+                "X-Forwarded-Proto": ["http"], "x-api-key": ["a-key-value-0000000000"], "x-latin": ["caf\u{fffd}"]
             },
             "queryStringParameters": {"x": "2", "q": "a b", "flag": ""},
             "multiValueQueryStringParameters": {"x": ["1", "2"], "q": ["a b"], "flag": [""]},
@@ -274,6 +319,7 @@ mod tests {
                 "protocol": "HTTP/1.1",
                 "deploymentId": "dep123",
                 "domainName": "127.0.0.1:4010",
+                "domainPrefix": "127",
                 "identity": identity("127.0.0.1", json!("test/1.0"), json!("a-key-value-0000000000"), json!("key123"))
             },
             "body": "{\"name\":\"A\"}",
@@ -289,8 +335,15 @@ mod tests {
             "resource": "/students",
             "path": "/students",
             "httpMethod": "GET",
-            "headers": null,
-            "multiValueHeaders": null,
+            // Only API Gateway's own.
+            "headers": {
+                "X-Forwarded-For": "127.0.0.1", "X-Forwarded-Port": "4010", "X-Forwarded-Proto": "http",
+                "X-Amzn-Trace-Id": TRACE
+            },
+            "multiValueHeaders": {
+                "X-Amzn-Trace-Id": [TRACE], "X-Forwarded-For": ["127.0.0.1"], "X-Forwarded-Port": ["4010"],
+                "X-Forwarded-Proto": ["http"]
+            },
             "queryStringParameters": null,
             "multiValueQueryStringParameters": null,
             "pathParameters": null,
@@ -310,6 +363,7 @@ mod tests {
                 "protocol": "HTTP/1.1",
                 "deploymentId": "dep123",
                 "domainName": null,
+                "domainPrefix": null,
                 "identity": identity("127.0.0.1", Value::Null, Value::Null, Value::Null)
             },
             "body": null,
@@ -326,7 +380,7 @@ mod tests {
         let facts = full(&headers, &parameters);
         let mut read: ApiGatewayProxyRequest = serde_json::from_value(event(&facts)).unwrap();
         // The header maps, written apart from the type, read back into its maps.
-        assert_eq!(read.headers.keys_len(), headers.keys_len());
+        assert_eq!(read.headers.keys_len(), headers.keys_len() + 4, "with API Gateway's own");
         assert_eq!(read.headers["accept"], "application/json");
         let accept: Vec<&str> =
             read.multi_value_headers.get_all("accept").iter().map(|v| v.to_str().unwrap()).collect();
@@ -337,7 +391,23 @@ mod tests {
         // And `null` reads back as the empty maps it stands for.
         let none = HeaderMap::new();
         let facts = bare(&none, b"");
-        assert_eq!(serde_json::from_value::<ApiGatewayProxyRequest>(event(&facts)).unwrap(), typed(&facts));
+        let mut read = serde_json::from_value::<ApiGatewayProxyRequest>(event(&facts)).unwrap();
+        read.headers.clear();
+        read.multi_value_headers.clear();
+        assert_eq!(read, typed(&facts));
+    }
+
+    #[test]
+    fn path_collapses_empty_segments_while_the_context_keeps_them() {
+        let none = HeaderMap::new();
+        let mut facts = bare(&none, b"");
+        facts.path = "//students//x/";
+        let event = event(&facts);
+        assert_eq!(event["path"], "/students/x/");
+        assert_eq!(event["requestContext"]["path"], "/prod//students//x/");
+        assert_eq!(collapsed("//"), "/");
+        assert_eq!(domain_prefix("abc123.execute-api.us-east-1.amazonaws.com"), "abc123");
+        assert_eq!(domain_prefix("localhost:4010"), "localhost");
     }
 
     #[test]

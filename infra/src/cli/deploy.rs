@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use system::mail::StudentEmailDomains;
 use system::{LOG_RETENTION_DAYS, Options};
 
 use super::Exit;
@@ -50,6 +51,18 @@ pub struct Args {
         value_parser = backup_wait
     )]
     backup_wait: u64,
+    /// The only domains a new student's confirmation email may go to, comma-separated
+    /// (school.example.com,pupils.example.org; each exactly, not its subdomains; any case).
+    /// A student elsewhere is stored without one. Not given: any domain, so anyone with an API
+    /// key can have the school's sender mail any address.
+    #[arg(
+        long,
+        env = system::env::STUDENT_EMAIL_DOMAINS,
+        value_name = "DOMAINS",
+        default_value = "",
+        value_parser = StudentEmailDomains::parse
+    )]
+    student_email_domains: StudentEmailDomains,
     /// Where to write the outputs (default: .local/outputs[-PREFIX].json in the workspace).
     #[arg(long, env = "INFRA_OUTPUTS", value_name = "FILE")]
     outputs: Option<PathBuf>,
@@ -68,8 +81,8 @@ enum Code {
 }
 
 impl Args {
-    /// The addresses (both required), the origin, the key's value, the retention and the
-    /// backup's schedule and wait.
+    /// The addresses (both required), the origin, the key's value, the retention, the
+    /// backup's schedule and wait, and where confirmations may go.
     pub fn choose(&self, options: &mut Options) -> Result<()> {
         self.mail.require()?;
         self.mail.choose(options);
@@ -78,6 +91,7 @@ impl Args {
         options.api_key_value.clone_from(&self.api_key_value);
         options.log_retention_days = self.log_retention_days;
         options.backup_wait_seconds = self.backup_wait;
+        options.student_email_domains.clone_from(&self.student_email_domains);
         Ok(())
     }
 }

@@ -122,6 +122,7 @@ impl Cli {
             log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
             backup_wait_seconds: system::env::DEFAULT_BACKUP_WAIT_SECONDS,
             backup_schedule: Some(system::names::DEFAULT_BACKUP_SCHEDULE.to_owned()),
+            student_email_domains: system::mail::StudentEmailDomains::any(),
         };
         match &self.command {
             Command::Deploy(args) => args.choose(&mut options)?,

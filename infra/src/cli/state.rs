@@ -34,11 +34,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<bool> {
         Action::Save { dir } => {
             let n = state::save(ctx, &dir).await?;
             eprintln!(
-                "saved {} students, {} backups' records and {} objects to {}",
+                "saved {} students, {} backups' records and {} objects to {} (and {} key-days of usage)",
                 n.students,
                 n.backups,
                 n.objects,
-                dir.display()
+                dir.display(),
+                n.usage
             );
         }
         Action::Load { dir } => {

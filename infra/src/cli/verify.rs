@@ -20,6 +20,14 @@ pub struct Args {
     /// How long POST /backup should wait before it answers 202 (default: the deployed wait).
     #[arg(long, env = system::env::BACKUP_WAIT_SECONDS, value_name = "SECONDS", value_parser = super::deploy::backup_wait)]
     backup_wait: Option<u64>,
+    /// The domains confirmations should be limited to (default: those deployed).
+    #[arg(
+        long,
+        env = system::env::STUDENT_EMAIL_DOMAINS,
+        value_name = "DOMAINS",
+        value_parser = system::mail::StudentEmailDomains::parse
+    )]
+    student_email_domains: Option<system::mail::StudentEmailDomains>,
 }
 
 pub async fn run(mut ctx: Ctx, args: Args) -> Result<bool> {
@@ -39,6 +47,13 @@ pub async fn run(mut ctx: Ctx, args: Args) -> Result<bool> {
         .backup_wait
         .or_else(|| deployed.get(system::env::BACKUP_WAIT_SECONDS).and_then(|s| s.parse().ok()))
         .unwrap_or(system::env::DEFAULT_BACKUP_WAIT_SECONDS);
+    options.student_email_domains = match args.student_email_domains {
+        Some(domains) => domains,
+        None => deployed
+            .get(system::env::STUDENT_EMAIL_DOMAINS)
+            .and_then(|s| system::mail::StudentEmailDomains::parse(s).ok())
+            .unwrap_or_default(),
+    };
     ctx.sys = system::System::new(options);
     let checks = verify::verify(&ctx, args.smoke).await?;
     for c in &checks {

@@ -177,14 +177,8 @@ pub async fn destroy(ctx: &Ctx, what: Destroy) -> Result<()> {
             if ctx.applying() {
                 for stage in plan.api_stages() {
                     let value = format!("{}:{}", stage.api_id().unwrap_or_default(), stage.stage().unwrap_or_default());
-                    gw.update_usage_plan()
-                        .usage_plan_id(&id)
-                        .patch_operations(
-                            PatchOperation::builder().op(Op::Remove).path("/apiStages").value(value).build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| aws("apigateway:PATCH", format!("/usageplans/{id}"), e))?;
+                    let remove = PatchOperation::builder().op(Op::Remove).path("/apiStages").value(value).build();
+                    usage_plan::patch_plan(ctx, &id, vec![remove]).await?;
                 }
                 gw.delete_usage_plan()
                     .usage_plan_id(&id)

@@ -1,18 +1,115 @@
 //! The usage plan (throttle and quota), its association with the API's stage, and the keys in
 //! it: the linkage the console makes by hand (key → plan → stage).
 
+use aws_sdk_apigateway::error::SdkError;
 use aws_sdk_apigateway::types::{
     ApiKey, ApiStage, Op, PatchOperation, QuotaPeriodType, QuotaSettings, ThrottleSettings, UsagePlan,
 };
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use serde_json::Value;
 
 use super::tags;
 use crate::context::Ctx;
 use crate::error::{InfraError, Result, aws};
 use crate::report::{Action, Change, FieldChange};
 
+// The emulator's quirk: a plan patched the way the AWS CLI sends it (`op=replace,
+// path=/quota/limit,value=2000`) keeps the number as the string "2000", and answers every later
+// read of the plan with it, which the SDK refuses to parse. The stored value cannot be repaired
+// through the API (every patch stores a string again; only recreating the plan would, under a
+// new id that the key links, outputs and usage history name). So the plans are read
+// leniently: a successful answer the SDK cannot parse is read from its body, numbers written
+// as strings taken as numbers. Against AWS the SDK parses every answer and this never runs.
+
+/// The body of a successful answer the SDK could not parse.
+fn unparsed_success<E>(e: &SdkError<E, HttpResponse>) -> Option<&[u8]> {
+    let raw = e.raw_response().filter(|r| r.status().is_success())?;
+    matches!(e, SdkError::ResponseError(_) | SdkError::ServiceError(_)).then_some(())?;
+    raw.body().bytes()
+}
+
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+fn throttle_from_json(t: &Value) -> Option<ThrottleSettings> {
+    t.is_object().then(|| {
+        ThrottleSettings::builder()
+            .set_rate_limit(number(&t["rateLimit"]))
+            .set_burst_limit(number(&t["burstLimit"]).map(|n| n as i32))
+            .build()
+    })
+}
+
+/// A plan from its JSON (GetUsagePlans' `item`), numbers as numbers or strings.
+fn plan_from_json(p: &Value) -> UsagePlan {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let quota = &p["quota"];
+    let stages = p["apiStages"].as_array().into_iter().flatten().map(|s| {
+        let methods = s["throttle"].as_object().map(|m| {
+            m.iter()
+                .filter_map(|(k, t)| Some((k.clone(), throttle_from_json(t)?)))
+                .collect::<std::collections::HashMap<_, _>>()
+        });
+        ApiStage::builder().set_api_id(text(&s["apiId"])).set_stage(text(&s["stage"])).set_throttle(methods).build()
+    });
+    let tags = p["tags"].as_object().map(|t| t.iter().filter_map(|(k, v)| Some((k.clone(), text(v)?))).collect());
+    UsagePlan::builder()
+        .set_id(text(&p["id"]))
+        .set_name(text(&p["name"]))
+        .set_description(text(&p["description"]))
+        .set_product_code(text(&p["productCode"]))
+        .set_throttle(throttle_from_json(&p["throttle"]))
+        .set_quota(quota.is_object().then(|| {
+            QuotaSettings::builder()
+                .set_limit(number(&quota["limit"]).map(|n| n as i32))
+                .set_offset(number(&quota["offset"]).map(|n| n as i32))
+                .set_period(quota["period"].as_str().map(QuotaPeriodType::from))
+                .build()
+        }))
+        .set_api_stages(Some(stages.collect()))
+        .set_tags(tags)
+        .build()
+}
+
+/// Every usage plan, read leniently (see above).
+pub async fn all_plans(ctx: &Ctx) -> Result<Vec<UsagePlan>> {
+    let mut plans = Vec::new();
+    let mut position: Option<String> = None;
+    loop {
+        let sent = ctx.aws.apigateway.get_usage_plans().limit(500).set_position(position.clone()).send().await;
+        let next = match sent {
+            Ok(page) => {
+                plans.extend(page.items().iter().cloned());
+                page.position().map(str::to_owned)
+            }
+            Err(e) => {
+                let Some(body) = unparsed_success(&e) else { return Err(aws("apigateway:GET", "/usageplans", e)) };
+                let page: Value = serde_json::from_slice(body)
+                    .map_err(|parse| InfraError::Io(format!("GET /usageplans answered what is not JSON: {parse}")))?;
+                let items = page["item"].as_array().or_else(|| page["items"].as_array());
+                plans.extend(items.into_iter().flatten().map(plan_from_json));
+                page["position"].as_str().map(str::to_owned)
+            }
+        };
+        if next.is_none() || next == position {
+            return Ok(plans);
+        }
+        position = next;
+    }
+}
+
+/// UpdateUsagePlan: a success whose answer the SDK cannot parse (the quirk above) is a success.
+pub async fn patch_plan(ctx: &Ctx, id: &str, patches: Vec<PatchOperation>) -> Result<()> {
+    match ctx.aws.apigateway.update_usage_plan().usage_plan_id(id).set_patch_operations(Some(patches)).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if unparsed_success(&e).is_some() => Ok(()),
+        Err(e) => Err(aws("apigateway:PATCH", format!("/usageplans/{id}"), e)),
+    }
+}
+
 pub async fn find_plan(ctx: &Ctx) -> Result<Option<UsagePlan>> {
-    let pages = ctx.aws.apigateway.get_usage_plans().limit(500).into_paginator().items().send();
-    let plans = pages.try_collect().await.map_err(|e| aws("apigateway:GET", "/usageplans", e))?;
+    let plans = all_plans(ctx).await?;
     let mut matching: Vec<UsagePlan> =
         plans.into_iter().filter(|p| p.name() == Some(ctx.sys.usage_plan.as_str())).collect();
     match matching.len() {
@@ -103,12 +200,7 @@ pub async fn reconcile(ctx: &Ctx, api: Option<&str>) -> Result<Option<String>> {
     let action = Action::update(changes);
     if ctx.applying() {
         if !patches.is_empty() {
-            gw.update_usage_plan()
-                .usage_plan_id(&id)
-                .set_patch_operations(Some(patches))
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:PATCH", format!("/usageplans/{id}"), e))?;
+            patch_plan(ctx, &id, patches).await?;
         }
         if untagged.is_some() {
             let arn = format!("arn:aws:apigateway:{}::/usageplans/{id}", ctx.region);
@@ -125,19 +217,9 @@ pub async fn reconcile(ctx: &Ctx, api: Option<&str>) -> Result<Option<String>> {
     let action = if associated { Action::Unchanged } else { Action::Create };
     let change = match (api, ctx.applying(), associated) {
         (Some(api), true, false) => {
-            let added = gw
-                .update_usage_plan()
-                .usage_plan_id(&id)
-                .patch_operations(
-                    PatchOperation::builder()
-                        .op(Op::Add)
-                        .path("/apiStages")
-                        .value(format!("{api}:{}", ctx.sys.stage))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:PATCH", format!("/usageplans/{id}"), e));
+            let add =
+                PatchOperation::builder().op(Op::Add).path("/apiStages").value(format!("{api}:{}", ctx.sys.stage));
+            let added = patch_plan(ctx, &id, vec![add.build()]).await;
             match added {
                 Ok(_) => Action::Create,
                 // "already associated": someone else got there first; that is the desired state.

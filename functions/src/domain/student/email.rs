@@ -26,3 +26,28 @@ impl Email {
             .map_err(|e| format!("must be a valid email address ({e})"))
     }
 }
+
+impl Email {
+    /// The domain (after the last `@`) as DNS knows it: ASCII, lowercase, an international
+    /// domain in its `xn--` form; `None` when it is not a domain name.
+    pub fn ascii_domain(&self) -> Option<String> {
+        let (_, domain) = self.0.rsplit_once('@')?;
+        match url::Host::parse(domain) {
+            Ok(url::Host::Domain(ascii)) => Some(ascii),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_domain_is_read_as_dns_does() {
+        let domain = |raw: &str| Email::parse(raw).unwrap().ascii_domain();
+        assert_eq!(domain("a@School.Example.COM").as_deref(), Some("school.example.com"));
+        assert_eq!(domain("\"a@b\"@example.org").as_deref(), Some("example.org"));
+        assert_eq!(domain("a@bücher.example").as_deref(), Some("xn--bcher-kva.example"));
+    }
+}

@@ -31,6 +31,7 @@ macro_rules! string_newtype {
 
 mod birthdate;
 mod email;
+mod format_chars;
 mod id;
 mod new_student;
 mod text;

@@ -106,14 +106,7 @@ pub async fn remove(ctx: &Ctx, name: &str) -> Result<()> {
             .map_err(|e| aws("apigateway:DELETE", format!("/usageplans/{plan}/keys/{id}"), e))?;
         ctx.report.record(Change::Deleted, "plan-key", format!("{name} → {}", ctx.sys.usage_plan));
     }
-    ctx.aws
-        .apigateway
-        .delete_api_key()
-        .api_key(id)
-        .send()
-        .await
-        .map_err(|e| aws("apigateway:DELETE", format!("/apikeys/{id}"), e))?;
-    ctx.report.record(Change::Deleted, "api-key", name);
+    api_key::delete(ctx, id, name).await?;
     // A retired key's secret was already replaced by the rotation; only a live name owns one.
     if !name.contains("-retired-") {
         secret::destroy(ctx, &secret_for(ctx, name)).await?;

@@ -59,12 +59,7 @@ pub async fn rest_api(ctx: &Ctx) -> Result<Option<String>> {
     if let Some((id, tag)) = find_api_tagged(ctx).await? {
         let action = Action::update(tags::change(ctx, tag.as_deref()).into_iter().collect());
         if ctx.applying() && action != Action::Unchanged {
-            gw.tag_resource()
-                .resource_arn(api_arn(ctx, &id))
-                .set_tags(Some(tags::map(ctx)))
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:PUT", format!("/tags/{}", api_arn(ctx, &id)), e))?;
+            tags::tag_api_gateway(ctx, &format!("/restapis/{id}")).await?;
         }
         ctx.report.action(&action, "rest-api", name);
         return Ok(Some(id));

@@ -61,13 +61,7 @@ pub async fn reconcile(ctx: &Ctx, name: &str) -> Result<Option<ApiKey>> {
                 ctx.report.record(Change::Updated, "api-key", format!("{name} (enabled)"));
             }
             if name == ctx.sys.api_key && !tags::ours(ctx, tag.as_deref()) {
-                let arn = format!("arn:aws:apigateway:{}::/apikeys/{id}", ctx.region);
-                gw.tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(tags::map(ctx)))
-                    .send()
-                    .await
-                    .map_err(|e| aws("apigateway:PUT", format!("/tags/{arn}"), e))?;
+                tags::tag_api_gateway(ctx, &format!("/apikeys/{id}")).await?;
                 ctx.report.record(Change::Updated, "api-key", format!("{name} (tagged)"));
             }
             Ok(Some(find_key(ctx, name).await?.unwrap_or(key)))
@@ -115,15 +109,20 @@ pub async fn destroy(ctx: &Ctx, keys: &[ApiKey], name: &str) -> Result<()> {
     } else if !ctx.applying() {
         ctx.report.to_delete("api-key", name);
     } else {
-        let id = key.id().unwrap_or_default();
-        ctx.aws
-            .apigateway
-            .delete_api_key()
-            .api_key(id)
-            .send()
-            .await
-            .map_err(|e| aws("apigateway:DELETE", format!("/apikeys/{id}"), e))?;
-        ctx.report.record(Change::Deleted, "api-key", name);
+        delete(ctx, key.id().unwrap_or_default(), name).await?;
     }
+    Ok(())
+}
+
+/// Deletes the key `id` (named `name`) and reports it.
+pub async fn delete(ctx: &Ctx, id: &str, name: &str) -> Result<()> {
+    ctx.aws
+        .apigateway
+        .delete_api_key()
+        .api_key(id)
+        .send()
+        .await
+        .map_err(|e| aws("apigateway:DELETE", format!("/apikeys/{id}"), e))?;
+    ctx.report.record(Change::Deleted, "api-key", name);
     Ok(())
 }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionConfiguration, LayerVersionContentInput, LogFormat, LoggingConfig, Runtime,
+    Architecture, Environment, FunctionConfiguration, LayerVersionContentInput, LayerVersionsListItem, LogFormat,
+    LoggingConfig, Runtime,
 };
 use base64::Engine as _;
 use serde_json::Value;
@@ -129,11 +130,11 @@ pub fn code_sha256(zip: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip))
 }
 
-/// The newest version of a function's code layer: (version ARN, CodeSha256).
-async fn current_code(ctx: &Ctx, f: &Function) -> Result<Option<(String, String)>> {
-    let lambda = &ctx.aws.lambda;
+/// The versions of a function's code layer (none before its first deploy).
+async fn code_versions(ctx: &Ctx, f: &Function) -> Result<Vec<LayerVersionsListItem>> {
     let listed = found(
-        lambda
+        ctx.aws
+            .lambda
             .list_layer_versions()
             .layer_name(&f.code_layer)
             .send()
@@ -141,8 +142,13 @@ async fn current_code(ctx: &Ctx, f: &Function) -> Result<Option<(String, String)
             .map_err(|e| aws("lambda:ListLayerVersions", f.code_layer.clone(), e)),
         &["ResourceNotFoundException"],
     )?;
-    let Some(newest) = listed.and_then(|l| l.layer_versions.unwrap_or_default().into_iter().max_by_key(|v| v.version))
-    else {
+    Ok(listed.and_then(|l| l.layer_versions).unwrap_or_default())
+}
+
+/// The newest version of a function's code layer: (version ARN, CodeSha256).
+async fn current_code(ctx: &Ctx, f: &Function) -> Result<Option<(String, String)>> {
+    let lambda = &ctx.aws.lambda;
+    let Some(newest) = code_versions(ctx, f).await?.into_iter().max_by_key(|v| v.version) else {
         return Ok(None);
     };
     let arn = newest.layer_version_arn().unwrap_or_default().to_owned();
@@ -196,17 +202,7 @@ pub async fn code(ctx: &Ctx, f: &Function, zip: &[u8]) -> Result<String> {
 /// Deletes the versions of a function's code layer beyond the newest `keep`.
 async fn prune_code(ctx: &Ctx, f: &Function, keep: usize) -> Result<()> {
     let lambda = &ctx.aws.lambda;
-    let listed = found(
-        lambda
-            .list_layer_versions()
-            .layer_name(&f.code_layer)
-            .send()
-            .await
-            .map_err(|e| aws("lambda:ListLayerVersions", f.code_layer.clone(), e)),
-        &["ResourceNotFoundException"],
-    )?;
-    let mut versions: Vec<i64> =
-        listed.and_then(|l| l.layer_versions).unwrap_or_default().iter().map(|v| v.version).collect();
+    let mut versions: Vec<i64> = code_versions(ctx, f).await?.iter().map(|v| v.version).collect();
     versions.sort_unstable_by(|a, b| b.cmp(a));
     for version in versions.into_iter().skip(keep) {
         lambda

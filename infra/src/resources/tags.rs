@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use system::names::STACK_TAG;
 
 use crate::context::Ctx;
+use crate::error::{Result, aws};
 use crate::report::FieldChange;
 
 /// The tag as a map, for the APIs that take one.
@@ -18,6 +19,20 @@ pub fn map(ctx: &Ctx) -> HashMap<String, String> {
 pub fn change(ctx: &Ctx, current: Option<&str>) -> Option<FieldChange> {
     (current != Some(ctx.sys.stack.as_str()))
         .then(|| FieldChange::optional(format!("tags.{STACK_TAG}"), current, &ctx.sys.stack))
+}
+
+/// Tags the API Gateway resource at `path` (`/restapis/ID`, `/apikeys/ID`, `/usageplans/ID`).
+pub async fn tag_api_gateway(ctx: &Ctx, path: &str) -> Result<()> {
+    let arn = format!("arn:aws:apigateway:{}::{path}", ctx.region);
+    ctx.aws
+        .apigateway
+        .tag_resource()
+        .resource_arn(&arn)
+        .set_tags(Some(map(ctx)))
+        .send()
+        .await
+        .map_err(|e| aws("apigateway:PUT", format!("/tags/{arn}"), e))?;
+    Ok(())
 }
 
 /// Whether `current` (the resource's tag value) says infra made it for this stack.

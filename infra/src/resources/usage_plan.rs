@@ -203,13 +203,7 @@ pub async fn reconcile(ctx: &Ctx, api: Option<&str>) -> Result<Option<String>> {
             patch_plan(ctx, &id, patches).await?;
         }
         if untagged.is_some() {
-            let arn = format!("arn:aws:apigateway:{}::/usageplans/{id}", ctx.region);
-            gw.tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags::map(ctx)))
-                .send()
-                .await
-                .map_err(|e| aws("apigateway:PUT", format!("/tags/{arn}"), e))?;
+            tags::tag_api_gateway(ctx, &format!("/usageplans/{id}")).await?;
         }
     }
     ctx.report.action(&action, "usage-plan", name);

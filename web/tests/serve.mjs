@@ -6,14 +6,21 @@
 //                (without --api-url there is no config.json: the page then asks for the URL)
 
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const CSP =
-  "default-src 'self'; connect-src 'self' http://127.0.0.1:* http://localhost:* https:; " +
-  "img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; " +
-  "base-uri 'none'; frame-ancestors 'none'";
+/**
+ * The page's own policy, declared once in the `<meta>` tag of src/index.html (infra reads it
+ * the same way for CloudFront), plus what only a header can say: `frame-ancestors 'none'`.
+ */
+export const CSP = (() => {
+  const page = readFileSync(fileURLToPath(new URL('../src/index.html', import.meta.url)), 'utf8');
+  const meta = page.match(/http-equiv="Content-Security-Policy" content="([^"]+)"/);
+  if (!meta) throw new Error('serve.mjs: src/index.html has no Content-Security-Policy <meta>');
+  return `${meta[1].replace(/;\s*$/, '').trim()}; frame-ancestors 'none'`;
+})();
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',

@@ -81,6 +81,7 @@ test('the page loads under the CSP header with no console errors, and every inpu
   const { page: p, problems } = await page(t);
   const response = await p.goto(server.url);
   assert.equal(response.headers()['content-security-policy'], CSP);
+  assert.match(CSP, /form-action 'none'/, 'no form submits anywhere, script or not');
   await p.locator('html[data-ready="true"]').waitFor();
 
   const meta = await p.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');

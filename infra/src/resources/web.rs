@@ -777,6 +777,7 @@ mod tests {
         let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/src/index.html")).unwrap();
         let csp = content_security_policy(&page).expect("the page declares its CSP");
         assert!(csp.starts_with("default-src 'self'") && csp.ends_with("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("form-action 'none'"), "no form submits anywhere, script or not: {csp}");
         let config = headers_policy_config("p", &csp);
         assert_eq!(headers_changes(&config, Some(&csp)), Vec::new());
         let security = config.security_headers_config().unwrap();

@@ -36,21 +36,18 @@ pub async fn handle<C: Clock + 'static>(
     request: Request<Body>,
 ) -> Response {
     let snapshot = gw.current();
-    // Gateway responses may map request headers into theirs.
-    let headers = request.headers().clone();
-    match serve(&gw, &snapshot, &ids, peer, request).await {
-        Ok(response) => response,
-        Err(error) => error.response(&snapshot, &headers),
-    }
+    serve(&gw, &snapshot, &ids, peer, request).await
 }
 
+/// The answer to one request; a refusal is the gateway response for it, which may map the
+/// request's headers into its own.
 async fn serve<C: Clock>(
     gw: &Gateway<C>,
     snapshot: &Snapshot,
     ids: &RequestIds,
     peer: SocketAddr,
     request: Request<Body>,
-) -> Result<Response, GatewayError> {
+) -> Response {
     let (parts, body) = request.into_parts();
     // Everything that can refuse a request from its head does so before a body byte is read:
     // a client without a key cannot make the gateway hold, or even wait for, its upload.
@@ -61,11 +58,17 @@ async fn serve<C: Clock>(
         Ok(admitted) => admitted,
         Err(refused) => {
             discard(body);
-            return Err(refused);
+            return refused.response(snapshot, &parts.headers);
         }
     };
-    let body = read_body(body, gw.body_timeout).await?;
-    integrate(gw, snapshot, &route, key, ids, &Inbound { parts, body, peer }).await
+    let body = match read_body(body, gw.body_timeout).await {
+        Ok(body) => body,
+        Err(refused) => return refused.response(snapshot, &parts.headers),
+    };
+    let inbound = Inbound { parts, body, peer };
+    integrate(gw, snapshot, &route, key, ids, &inbound)
+        .await
+        .unwrap_or_else(|error| error.response(snapshot, &inbound.parts.headers))
 }
 
 /// A body announced over API Gateway's limit is refused from the headers (413).

@@ -83,6 +83,9 @@ pub async fn serve(
                 // listener itself is fine.
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
+                    // Out of file descriptors fails again at once: give connections a moment to
+                    // close rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },

@@ -85,6 +85,47 @@ impl Usage {
     fn used_between(&self, first: Date, last: Date) -> u64 {
         self.days.range(first..=last).map(|(_, n)| n).sum()
     }
+
+    /// Takes a token of each of `c`'s throttles and checks its quota, in API Gateway's order
+    /// (the method's throttle, the plan's, the quota); a refusal gives back what it took.
+    fn take(&mut self, c: &Client<'_>, now: Duration, today: Date) -> Result<(), Decision> {
+        if let Some((method, t)) = c.method
+            && !take(named(&mut self.methods, method), t, now)
+        {
+            return Err(Decision::Throttled);
+        }
+        if let Some(t) = c.throttle
+            && !take(&mut self.bucket, t, now)
+        {
+            self.give_back(&Client { throttle: None, ..*c });
+            return Err(Decision::Throttled);
+        }
+        if let Some(q) = c.quota
+            && self.used_between(period_start(q.period, today), today) >= q.limit
+        {
+            self.give_back(c);
+            return Err(Decision::QuotaExceeded);
+        }
+        Ok(())
+    }
+
+    /// Gives back the tokens [`Self::take`] took for `c`.
+    fn give_back(&mut self, c: &Client<'_>) {
+        if let Some((method, _)) = c.method {
+            give_back(named(&mut self.methods, method));
+        }
+        if c.throttle.is_some() {
+            give_back(&mut self.bucket);
+        }
+    }
+}
+
+/// The bucket named `name` (empty until first used), allocating its name only the first time.
+fn named<'m>(buckets: &'m mut HashMap<String, Option<Bucket>>, name: &str) -> &'m mut Option<Bucket> {
+    if !buckets.contains_key(name) {
+        buckets.insert(name.to_owned(), None);
+    }
+    buckets.get_mut(name).expect("inserted above")
 }
 
 /// Plan → key → usage. Nested so that a request finds its entry without allocating.
@@ -172,55 +213,21 @@ impl<C: Clock> Limiter<C> {
         let State { plans, stages } = &mut *guard;
         let now = self.clock.elapsed();
         let today = self.clock.today();
-        let mut usage = client.map(|c| plans.usage_mut(c.plan, c.key));
-        if let (Some(c), Some(u)) = (client, usage.as_deref_mut()) {
-            let method = c.method.map(|(key, t)| {
-                if !u.methods.contains_key(key) {
-                    u.methods.insert(key.to_owned(), None);
-                }
-                (key, t)
-            });
-            if let Some((key, t)) = method
-                && !take(u.methods.get_mut(key).expect("inserted above"), t, now)
-            {
-                return Decision::Throttled;
-            }
-            let give_back_method = |u: &mut Usage| {
-                if let Some((key, _)) = method {
-                    give_back(u.methods.get_mut(key).expect("inserted above"));
-                }
-            };
-            if let Some(t) = c.throttle
-                && !take(&mut u.bucket, t, now)
-            {
-                give_back_method(u);
-                return Decision::Throttled;
-            }
-            if let Some(q) = c.quota
-                && u.used_between(period_start(q.period, today), today) >= q.limit
-            {
-                give_back_method(u);
-                give_back(&mut u.bucket);
-                return Decision::QuotaExceeded;
-            }
+        let mut usage = client.map(|c| (c, plans.usage_mut(c.plan, c.key)));
+        if let Some((c, u)) = usage.as_mut()
+            && let Err(refused) = u.take(c, now, today)
+        {
+            return refused;
         }
-        if let Some(s) = server {
-            if !stages.contains_key(s.bucket) {
-                stages.insert(s.bucket.to_owned(), None);
+        if let Some(s) = server
+            && !take(named(stages, s.bucket), s.throttle, now)
+        {
+            if let Some((c, u)) = usage.as_mut() {
+                u.give_back(c);
             }
-            if !take(stages.get_mut(s.bucket).expect("inserted above"), s.throttle, now) {
-                if let (Some(c), Some(u)) = (client, usage.as_deref_mut()) {
-                    if let Some((key, _)) = c.method {
-                        give_back(u.methods.get_mut(key).expect("taken above"));
-                    }
-                    if c.throttle.is_some() {
-                        give_back(&mut u.bucket);
-                    }
-                }
-                return Decision::Throttled;
-            }
+            return Decision::Throttled;
         }
-        if let Some(u) = usage {
+        if let Some((_, u)) = usage {
             *u.days.entry(today).or_insert(0) += 1;
         }
         Decision::Allowed

@@ -66,9 +66,14 @@ pub async fn key_in_own_plan(gw: &Client, api: &str, name: &str, value: &str, pe
         .send()
         .await
         .expect("create plan");
+    link_key(gw, plan.id().unwrap(), key.id().unwrap()).await;
+}
+
+/// Puts the key `key_id` in the usage plan `plan_id`.
+pub async fn link_key(gw: &Client, plan_id: &str, key_id: &str) {
     gw.create_usage_plan_key()
-        .usage_plan_id(plan.id().unwrap())
-        .key_id(key.id().unwrap())
+        .usage_plan_id(plan_id)
+        .key_id(key_id)
         .key_type("API_KEY")
         .send()
         .await

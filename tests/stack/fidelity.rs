@@ -238,13 +238,7 @@ async fn plans_throttle_per_method_and_stages_throttle_per_method_for_everyone()
         .send()
         .await
         .unwrap();
-    gw.create_usage_plan_key()
-        .usage_plan_id(plan.id().unwrap())
-        .key_id(key.id().unwrap())
-        .key_type("API_KEY")
-        .send()
-        .await
-        .unwrap();
+    harness::apigateway::link_key(&gw, plan.id().unwrap(), key.id().unwrap()).await;
     within(Duration::from_secs(5), "the new key works", || async {
         app.call("GET", "/students?limit=1", Some(&value), None).await.status == 200
     })

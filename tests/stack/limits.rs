@@ -112,7 +112,7 @@ async fn the_product_plan_throttles_counts_and_follows_the_control_plane() {
     eprintln!("plan-key removal applied within {took:?}");
 
     // Back in the plan, then disabled: 403 again.
-    gw.create_usage_plan_key().usage_plan_id(&plan).key_id(&key_id).key_type("API_KEY").send().await.unwrap();
+    harness::apigateway::link_key(&gw, &plan, &key_id).await;
     within(Duration::from_secs(5), "the key works again", || async {
         app.call("GET", "/students?limit=1", Some(&app.api_key), None).await.status == 200
     })

@@ -25,9 +25,7 @@ impl Email {
             .map(|_| Self(raw.to_owned()))
             .map_err(|e| format!("must be a valid email address ({e})"))
     }
-}
 
-impl Email {
     /// The domain (after the last `@`) as DNS knows it: ASCII, lowercase, an international
     /// domain in its `xn--` form; `None` when it is not a domain name.
     pub fn ascii_domain(&self) -> Option<String> {

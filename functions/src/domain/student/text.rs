@@ -51,18 +51,9 @@ fn parse_text(raw: &str, max: usize) -> Result<String, String> {
 /// Each can make a name read differently from what is stored, or break it over lines.
 pub fn is_invisible(c: char) -> bool {
     let cp = u32::from(c);
-    matches!(c, '\u{2028}' | '\u{2029}')
-        || FORMAT_RANGES
-            .binary_search_by(|&(first, last)| {
-                if last < cp {
-                    std::cmp::Ordering::Less
-                } else if first > cp {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-            .is_ok()
+    // The first range that does not end before `cp` holds it, if any does.
+    let candidate = FORMAT_RANGES.get(FORMAT_RANGES.partition_point(|&(_, last)| last < cp));
+    matches!(c, '\u{2028}' | '\u{2029}') || candidate.is_some_and(|&(first, _)| first <= cp)
 }
 
 #[cfg(test)]
